@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs what is missing, then runs every test.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+bash ci/prereqs.sh
+export WSGID_TEST_VENV=${WSGID_TEST_VENV:-$ROOT/target/test-venv}
+cargo test --workspace --release --no-fail-fast -- --test-threads=2
