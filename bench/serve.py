@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Side-by-side serving benchmark: wsgid against uWSGI and granian.
+
+Every server runs with the production settings GNU Health deploys (master process,
+2 workers, harakiri 600, request logging on, the same listen backlog), on loopback or
+a UNIX socket in a temporary directory. Runs are interleaved (wsgid, uWSGI, granian,
+wsgid, ...) so that a noisy machine hurts every server alike. A run with any socket
+error or non-2xx response is INVALID: it is reported and left out of the figures.
+
+Cases (see issue 3):
+  1 nginx -> server, uwsgi protocol over a UNIX socket (wsgid, uWSGI)
+  2 direct HTTP, `Connection: close` on every request (wsgid, uWSGI, granian)
+  3 direct HTTP keep-alive (wsgid, granian)
+  4 trytond `common.server.version` over HTTP, `Connection: close` (wsgid, uWSGI)
+
+Usage: bench/serve.py [--rounds 3] [--duration 10] [--cases 1,2,3,4]
+Prerequisites: `bash bench/setup.sh` (venv with granian and trytond; wrk, nginx, uwsgi).
+"""
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+APPS = BENCH / "apps"
+WORKERS = "2"
+HARAKIRI = "600"
+BACKLOG = "1024"
+READY_TIMEOUT = 120.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_cmd(server, transport, addr, app, venv, log):
+    """argv for one server with the deployed settings; `transport` is http or uwsgi-unix."""
+    module, pythonpath, env = app
+    if server == "wsgid":
+        sock = ["--http-socket", addr] if transport == "http" else ["--socket", addr, "--chmod-socket", "660"]
+        return [str(ROOT / "target/release/wsgid"), "--master", "--processes", WORKERS,
+                "--harakiri", HARAKIRI, "--listen", BACKLOG, "--die-on-term", "--logto", log,
+                "--virtualenv", str(venv), "--pythonpath", pythonpath, "--module", module,
+                *sum((["--env", e] for e in env), []), *sock]
+    if server == "uwsgi":
+        sock = ["--http-socket", addr] if transport == "http" else ["--socket", addr, "--chmod-socket=660"]
+        return ["uwsgi", "--plugin", "python3", "--master", "--processes", WORKERS,
+                "--harakiri", HARAKIRI, "--listen", BACKLOG, "--die-on-term", "--logto", log,
+                "--virtualenv", str(venv), "--pythonpath", pythonpath, "--module", module,
+                *sum((["--env", e] for e in env), []), *sock]
+    if server == "granian":
+        assert transport == "http", "granian speaks no uwsgi protocol"
+        host, port = addr.rsplit(":", 1)
+        return [str(venv / "bin/granian"), "--interface", "wsgi", "--workers", WORKERS,
+                "--backlog", BACKLOG, "--host", host, "--port", port, "--access-log",
+                "--working-dir", pythonpath, module]
+    raise ValueError(server)
+
+
+class Proc:
+    """A process group started for one run; stopped (and reaped) on exit."""
+
+    def __init__(self, argv, log, env=None):
+        self.logf = open(log, "ab")
+        self.p = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True,
+                                  env=env)
+
+    def stop(self):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)  # stray workers
+        except ProcessLookupError:
+            pass
+        self.logf.close()
+
+
+def wait_http(url, data=None, headers=None, proc=None):
+    """Bounded poll until `url` answers 200 (the app is loaded, not just bound)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.p.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.p.returncode} before it was ready")
+        try:
+            req = urllib.request.Request(url, data=data, headers=headers or {})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                if r.status == 200:
+                    r.read()
+                    return
+        except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
+            last = e
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready after {READY_TIMEOUT}s: {last}")
+
+
+def tree_rss(pid):
+    """(master RSS, sum of descendants' RSS) in KiB, from /proc."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+
+    def rss(p):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    stack, desc = list(children.get(pid, [])), []
+    while stack:
+        c = stack.pop()
+        desc.append(c)
+        stack.extend(children.get(c, []))
+    return rss(pid), sum(rss(c) for c in desc)
+
+
+def run_wrk(url, duration, close, script):
+    argv = ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-s", str(script)]
+    if close:
+        argv += ["-H", "Connection: close"]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=duration + 60)
+    for line in out.stdout.splitlines():
+        if line.startswith("WRKRESULT"):
+            return dict((k, int(v)) for k, v in (kv.split("=") for kv in line.split()[1:]))
+    raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
+
+
+NGINX_CONF = """
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  uwsgi_temp_path {tmp}/uwsgi;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      include /etc/nginx/uwsgi_params;
+      uwsgi_pass unix:{sock};
+      uwsgi_read_timeout 600s;
+    }}
+  }}
+}}
+"""
+
+
+def one_run(case, server, args, tmp, trytond):
+    run_dir = Path(tempfile.mkdtemp(dir=tmp, prefix=f"c{case}-{server}-"))
+    log = str(run_dir / "server.log")
+    venv = args.venv
+    if case == 4:
+        app = ("trytond.application:app", str(APPS), [f"TRYTOND_CONFIG={trytond}"])
+    else:
+        app = ("hello:application", str(APPS), [])
+    procs = []
+    try:
+        if case == 1:
+            sock = str(run_dir / "app.sock")
+            argv = server_cmd(server, "uwsgi-unix", sock, app, venv, log)
+            srv = Proc(argv, log)
+            procs.append(srv)
+            port = free_port()
+            conf = run_dir / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(tmp=run_dir, port=port, sock=sock))
+            ngx = Proc(["nginx", "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
+                       str(run_dir / "nginx.out"))
+            procs.append(ngx)
+            url = f"http://127.0.0.1:{port}/"
+            wait_http(url, proc=srv)
+            close, script = False, BENCH / "wrk-report.lua"
+        else:
+            port = free_port()
+            argv = server_cmd(server, "http", f"127.0.0.1:{port}", app, venv, log)
+            env = dict(os.environ, **dict(e.split("=", 1) for e in app[2]))
+            srv = Proc(argv, log, env=env)
+            procs.append(srv)
+            url = f"http://127.0.0.1:{port}/"
+            if case == 4:
+                body = b'{"method": "common.server.version", "params": [], "id": 1}'
+                wait_http(url, body, {"Content-Type": "application/json"}, proc=srv)
+                script = BENCH / "wrk-trytond-version.lua"
+            else:
+                wait_http(url, proc=srv)
+                script = BENCH / "wrk-report.lua"
+            close = case != 3
+        res = run_wrk(url, args.duration, close, script)
+        res["master_kib"], res["workers_kib"] = tree_rss(srv.p.pid)
+        errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
+        res["valid"] = errors == 0 and res["requests"] > 0
+        res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+        return res
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
+CASES = {
+    1: ("nginx -> server, uwsgi over UNIX socket", ["wsgid", "uwsgi"], "uwsgi"),
+    2: ("direct HTTP, Connection: close", ["wsgid", "uwsgi", "granian"], "uwsgi"),
+    3: ("direct HTTP keep-alive", ["wsgid", "granian"], "granian"),
+    4: ("trytond common.server.version (HTTP, close)", ["wsgid", "uwsgi"], "uwsgi"),
+}
+GOALS = {1: 1.2, 2: 1.2, 3: 1.0, 4: 1.0}
+
+
+def make_trytond_db(tmp, venv):
+    dbdir = Path(tmp) / "trytond-db"
+    dbdir.mkdir()
+    conf = Path(tmp) / "trytond.conf"
+    conf.write_text(f"[database]\nuri = sqlite://\npath = {dbdir}\n")
+    (dbdir / "bench.sqlite").touch()
+    pw = Path(tmp) / "pw"
+    pw.write_text("admin\n")
+    subprocess.run([str(venv / "bin/trytond-admin"), "-c", str(conf), "-d", "bench", "--all",
+                    "--email", "admin@example.invalid"], check=True, capture_output=True,
+                   env=dict(os.environ, TRYTONPASSFILE=str(pw)), timeout=600)
+    return conf
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--cases", default="1,2,3,4")
+    ap.add_argument("--venv", type=Path, default=BENCH / ".venv")
+    args = ap.parse_args()
+    cases = [int(c) for c in args.cases.split(",")]
+    if not (ROOT / "target/release/wsgid").exists():
+        sys.exit("bench: build first: cargo build --release")
+    if not (args.venv / "bin/granian").exists():
+        sys.exit(f"bench: {args.venv} lacks granian: run bash bench/setup.sh")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="wsgid-bench-") as tmp:
+        trytond = make_trytond_db(tmp, args.venv) if 4 in cases else None
+        for rnd in range(1, args.rounds + 1):
+            for case in cases:
+                for server in CASES[case][1]:
+                    try:
+                        r = one_run(case, server, args, tmp, trytond)
+                    except Exception as e:  # a server that fails to start is an invalid run
+                        r = {"valid": False, "error": str(e), "rps": 0}
+                    results.setdefault((case, server), []).append(r)
+                    tag = "ok" if r["valid"] else "INVALID"
+                    detail = r.get("error") or " ".join(
+                        f"{k}={r[k]}" for k in ("requests", "connect", "read", "write", "status",
+                                                "timeout", "p99_us", "master_kib", "workers_kib"))
+                    print(f"round {rnd} case {case} {server:8} {r['rps']:9.0f} req/s {tag} {detail}",
+                          flush=True)
+    print("\ncase  server    valid  median req/s  spread (min-max)   p99 ms  RSS master/workers MiB")
+    invalid = 0
+    for case in cases:
+        title, servers, anchor = CASES[case]
+        print(f"# {case}: {title}")
+        med = {}
+        for server in servers:
+            runs = results[(case, server)]
+            ok = [r for r in runs if r["valid"]]
+            invalid += len(runs) - len(ok)
+            if not ok:
+                print(f"{case:<5} {server:9} 0/{len(runs)}  no valid run")
+                continue
+            rps = [r["rps"] for r in ok]
+            med[server] = statistics.median(rps)
+            p99 = statistics.median(r["p99_us"] for r in ok) / 1000
+            m = statistics.median(r["master_kib"] for r in ok) / 1024
+            w = statistics.median(r["workers_kib"] for r in ok) / 1024
+            print(f"{case:<5} {server:9} {len(ok)}/{len(runs)}  {med[server]:12.0f}  "
+                  f"{min(rps):8.0f}-{max(rps):<8.0f}  {p99:7.2f}  {m:8.1f}/{w:<8.1f}")
+        if "wsgid" in med:
+            for other in servers:
+                if other != "wsgid" and other in med:
+                    r = med["wsgid"] / med[other]
+                    goal = f" (goal >= {GOALS[case]}x)" if other == anchor else ""
+                    print(f"      ratio wsgid/{other} = {r:.2f}x{goal}")
+    if invalid:
+        print(f"\n{invalid} invalid run(s): errors or non-2xx responses; see the lines above")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
