@@ -9,9 +9,9 @@ error or non-2xx response is INVALID: it is reported and left out of the figures
 
 Cases (see issue 3):
   1 nginx -> server, uwsgi protocol over a UNIX socket (wsgid, uWSGI)
-  2 direct HTTP, `Connection: close` on every request (wsgid, uWSGI, granian)
+  2 direct HTTP, closing connections (HTTP/1.0, no keep-alive) (wsgid, uWSGI, granian)
   3 direct HTTP keep-alive (wsgid, granian)
-  4 trytond `common.server.version` over HTTP, `Connection: close` (wsgid, uWSGI)
+  4 trytond `common.server.version` over HTTP, closing connections (wsgid, uWSGI)
 
 Usage: bench/serve.py [--rounds 3] [--duration 10] [--cases 1,2,3,4]
 Prerequisites: `bash bench/setup.sh` (venv with granian and trytond; wrk, nginx, uwsgi).
@@ -141,11 +141,10 @@ def tree_rss(pid):
     return rss(pid), sum(rss(c) for c in desc)
 
 
-def run_wrk(url, duration, close, script):
-    argv = ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-s", str(script)]
-    if close:
-        argv += ["-H", "Connection: close"]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=duration + 60)
+def run_wrk(url, duration, script):
+    argv = ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-s", str(script), url]
+    env = dict(os.environ, WRK_REPORT=str(BENCH / "wrk-report.lua"))
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, env=env)
     for line in out.stdout.splitlines():
         if line.startswith("WRKRESULT"):
             return dict((k, int(v)) for k, v in (kv.split("=") for kv in line.split()[1:]))
@@ -153,6 +152,9 @@ def run_wrk(url, duration, close, script):
 
 
 NGINX_CONF = """
+# Workers as root only so that they can reach the 0660 socket in the 0700 temp dir;
+# the same for every server. Deployments use the shared socket group instead.
+user root;
 worker_processes 2;
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
@@ -199,7 +201,7 @@ def one_run(case, server, args, tmp, trytond):
             procs.append(ngx)
             url = f"http://127.0.0.1:{port}/"
             wait_http(url, proc=srv)
-            close, script = False, BENCH / "wrk-report.lua"
+            script = BENCH / "wrk-keepalive.lua"
         else:
             port = free_port()
             argv = server_cmd(server, "http", f"127.0.0.1:{port}", app, venv, log)
@@ -213,9 +215,8 @@ def one_run(case, server, args, tmp, trytond):
                 script = BENCH / "wrk-trytond-version.lua"
             else:
                 wait_http(url, proc=srv)
-                script = BENCH / "wrk-report.lua"
-            close = case != 3
-        res = run_wrk(url, args.duration, close, script)
+                script = BENCH / ("wrk-keepalive.lua" if case == 3 else "wrk-close.lua")
+        res = run_wrk(url, args.duration, script)
         res["master_kib"], res["workers_kib"] = tree_rss(srv.p.pid)
         errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
         res["valid"] = errors == 0 and res["requests"] > 0
@@ -228,7 +229,7 @@ def one_run(case, server, args, tmp, trytond):
 
 CASES = {
     1: ("nginx -> server, uwsgi over UNIX socket", ["wsgid", "uwsgi"], "uwsgi"),
-    2: ("direct HTTP, Connection: close", ["wsgid", "uwsgi", "granian"], "uwsgi"),
+    2: ("direct HTTP, closing connections", ["wsgid", "uwsgi", "granian"], "uwsgi"),
     3: ("direct HTTP keep-alive", ["wsgid", "granian"], "granian"),
     4: ("trytond common.server.version (HTTP, close)", ["wsgid", "uwsgi"], "uwsgi"),
 }

@@ -1,5 +1,5 @@
--- Prints one machine-readable line after a wrk run: totals, every error class, p99.
--- wrk counts HTTP statuses > 399 in errors.status; 3xx is checked by the app (never sent).
+-- Prints one machine-readable line after a wrk run: totals, every error class, p50/p99.
+-- wrk counts HTTP statuses > 399 in errors.status.
 done = function(summary, latency, requests)
   io.write(string.format(
     "WRKRESULT requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d p50_us=%d p99_us=%d\n",

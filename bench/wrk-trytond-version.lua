@@ -1,11 +1,7 @@
--- JSON-RPC common.server.version, as the Tryton client sends it on connect.
-wrk.method = "POST"
-wrk.body = '{"method": "common.server.version", "params": [], "id": 1}'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-  io.write(string.format(
-    "WRKRESULT requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d p50_us=%d p99_us=%d\n",
-    summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
+-- JSON-RPC common.server.version, as the Tryton client sends it on connect; HTTP/1.0
+-- without keep-alive (see wrk-close.lua).
+dofile(os.getenv("WRK_REPORT"))
+local body = '{"method": "common.server.version", "params": [], "id": 1}'
+local req = "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\n" ..
+  "Content-Type: application/json\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body
+request = function() return req end
