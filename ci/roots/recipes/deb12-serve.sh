@@ -9,7 +9,10 @@ build_root() {
   apt_in_root "$r" install python3-venv nginx-light
   apt_in_root "$r" install --download-only uwsgi uwsgi-plugin-python3
   in_root "$r" python3 -m venv /opt/gnuhealth/venv
+  # pip verifies TLS with the host's CA bundle (the host may sit behind a TLS proxy).
+  cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$r/tmp/host-ca.crt"
   in_root "$r" /opt/gnuhealth/venv/bin/pip install -q --disable-pip-version-check \
-    'trytond>=7.0,<7.1'
+    --cert /tmp/host-ca.crt 'trytond>=7.0,<7.1'
+  rm -f "$r/tmp/host-ca.crt"
   rm -rf "$r/root/.cache" "$r"/var/log/apt/*
 }
