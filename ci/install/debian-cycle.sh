@@ -59,10 +59,11 @@ wants_link() { echo "$R/etc/systemd/system/multi-user.target.wants/$1-wsgi.servi
 ini_of() { echo "$R/etc/wsgid/$1.ini"; }
 
 # Calls of one step made by one instance package, for the comparison with debhelper.
-# deb-systemd-helper's "unmask" is left out (debhelper marks it "remove in trixie+1").
+# deb-systemd-helper's "unmask" is left out (debhelper marks it "remove in trixie+1"),
+# and so are calls made by deb-systemd-helper itself ("[via ...]").
 calls_of() { # calls_of FILE INSTANCE
   local u="$2-wsgi.service"
-  awk -v pkg="$2-$BACKEND" -v u="$u" '$1 == pkg && ($0 ~ (" " u "( |$)") || $0 ~ /daemon-reload/) && $0 !~ / unmask / { $1 = ""; sub(/^ /, ""); print }' "$1"
+  awk -v pkg="$2-$BACKEND" -v u="$u" '$1 == pkg && ($0 ~ (" " u "( |$)") || $0 ~ /daemon-reload/) && $0 !~ / unmask / && $0 !~ /\[via / { $1 = ""; sub(/^ /, ""); print }' "$1"
 }
 expect_calls() { # expect_calls STEPNAME FILE INSTANCE (expected lines on stdin)
   local want got
@@ -76,13 +77,15 @@ expect_calls() { # expect_calls STEPNAME FILE INSTANCE (expected lines on stdin)
     return 1
   fi
 }
-record_calls() { # record_calls STEP -> file with this step's calls, printed for the log
-  local f=$WORK/calls-$1
-  calls_take >"$f"
-  sed 's/^/  call: /' "$f"
-  echo "$f"
+record_calls() { # record_calls STEP: this step's calls into $WORK/calls-STEP, and the log
+  calls_take >"$WORK/calls-$1"
+  sed 's/^/  call: /' "$WORK/calls-$1"
 }
-apt_r() { in_r apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends "$@"; }
+# apt sets the PATH of maintainer scripts from DPkg::Path (default without /usr/local).
+apt_r() {
+  in_r apt-get -q -y -o Dpkg::Use-Pty=0 -o DPkg::Path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --no-install-recommends "$@"
+}
 
 do_prepare() {
   root_prepare "$ROOT_NAME"
@@ -132,7 +135,7 @@ check_installed() { # check_installed STEP VERSION-DIR
     expect "/usr/lib/wsgid/wsgid_py.abi3.so shipped" test -f "$R/usr/lib/wsgid/wsgid_py.abi3.so"
   fi
   for i in "${INST[@]}"; do
-    expect "user $i exists" in_r getent passwd "$i"
+    expect "user $i exists" in_r getent passwd "$i" >/dev/null
     expect "group $GROUP lists $i" has_member "$GROUP" "$i"
     expect "group $GROUP lists $WEB_USER" has_member "$GROUP" "$WEB_USER"
     expect "no duplicate members in $GROUP" test "$(group_members "$GROUP" | uniq -d | wc -l)" -eq 0
@@ -157,7 +160,8 @@ do_install() {
   # shellcheck disable=SC2046
   apt_r install $(debs_of v1)
   local f i
-  f=$(record_calls install | tail -n1)
+  record_calls install
+  f=$WORK/calls-install
   check_installed install
   for i in "${INST[@]}"; do
     expect_calls install "$f" "$i" <<'CALLS'
@@ -182,7 +186,8 @@ do_reinstall() {
   # shellcheck disable=SC2046
   apt_r install --reinstall $(debs_of v1)
   local f i
-  f=$(record_calls reinstall | tail -n1)
+  record_calls reinstall
+  f=$WORK/calls-reinstall
   check_installed reinstall
   for i in "${INST[@]}"; do restart_calls | expect_calls reinstall "$f" "$i"; done
 }
@@ -200,7 +205,8 @@ do_upgrade() {
   old=$(chroot "$R" dpkg-query -W -f='${Version}' "${PKGS[0]}")
   # shellcheck disable=SC2046
   apt_r install -o Dpkg::Options::=--force-confold $(debs_of v2)
-  f=$(record_calls upgrade | tail -n1)
+  record_calls upgrade
+  f=$WORK/calls-upgrade
   local new
   # shellcheck disable=SC2016
   new=$(chroot "$R" dpkg-query -W -f='${Version}' "${PKGS[0]}")
@@ -218,7 +224,8 @@ do_remove() {
   local i f ipk=()
   for i in "${INST[@]}"; do ipk+=("$i-$BACKEND"); done
   apt_r remove "${ipk[@]}"
-  f=$(record_calls remove | tail -n1)
+  record_calls remove
+  f=$WORK/calls-remove
   for i in "${INST[@]}"; do
     expect "$i-$BACKEND in state config-files" sh -c "chroot '$R' dpkg-query -W -f='\${Status}' $i-$BACKEND | grep -qx 'deinstall ok config-files'"
     expect "unit file gone" sh -c "! ls '$R'/lib/systemd/system/$i-wsgi.service '$R'/usr/lib/systemd/system/$i-wsgi.service 2>/dev/null"
@@ -235,7 +242,8 @@ do_purge() {
   local i f st
   # shellcheck disable=SC2046
   apt_r purge "${PKGS[@]}"
-  f=$(record_calls purge | tail -n1)
+  record_calls purge
+  f=$WORK/calls-purge
   for i in "${INST[@]}"; do
     expect "no config of ours left (/etc/wsgid/$i.ini*)" sh -c "! ls '$R'/etc/wsgid/$i.ini* 2>/dev/null"
     expect "enable symlink gone" sh -c "! test -L '$(wants_link "$i")'"
