@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Serving check inside a Debian 12 root (ci/roots/recipes/deb12-serve.sh: nginx-light,
+# trytond 7.0 in /opt/gnuhealth/venv): install our packages, create the app's SQLite
+# database as the app user, start the INSTALLED unit's ExecStart with its User, Group
+# (+ the user's supplementary groups, as systemd does) and Environment, start nginx
+# with workers as www-data and uwsgi_pass to the instance socket, and POST a JSON-RPC
+# common.server.version through nginx. Every started process group is killed on exit.
+#
+# usage: serve-cycle.sh --family LABEL --dist DIR [--backend wsgid|uwsgi] [--instance gnuhealth]
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+LABEL="" DIST="" BACKEND=wsgid I=gnuhealth ROOT_NAME=deb12-serve
+while [ $# -gt 0 ]; do
+  case $1 in
+    --family) LABEL=$2; shift 2 ;;
+    --dist) DIST=$2; shift 2 ;;
+    --backend) BACKEND=$2; shift 2 ;;
+    --instance) I=$2; shift 2 ;;
+    --root) ROOT_NAME=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$LABEL" ] || [ ! -d "$DIST" ]; then echo "usage: $0 --family LABEL --dist DIR [...]" >&2; exit 2; fi
+GROUP=uwsginginx
+UNIT=$I-wsgi.service
+PGIDS=()
+SIGS=()
+stop_all() {
+  local g n i
+  for i in "${!PGIDS[@]}"; do kill -"${SIGS[$i]}" -- "-${PGIDS[$i]}" 2>/dev/null || true; done
+  for g in "${PGIDS[@]}"; do
+    for ((n = 0; n < 100; n++)); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$g" 2>/dev/null || true
+  done
+  PGIDS=()
+  SIGS=()
+}
+cycle_start "$LABEL"
+CLEANUP_HOOKS+=(stop_all)
+
+apt_r() {
+  in_r apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends "$@"
+}
+unit_file() {
+  local d
+  for d in /lib/systemd/system /usr/lib/systemd/system; do
+    if [ -f "$R$d/$UNIT" ]; then echo "$R$d/$UNIT"; return; fi
+  done
+  return 1
+}
+unit_key() { sed -n "s/^$1=//p" "$(unit_file)"; }
+
+do_prepare() {
+  root_prepare "$ROOT_NAME"
+  mkdir -p "$R/tmp/debs"
+  local p
+  for p in $([ "$BACKEND" = wsgid ] && echo wsgid) "$I-$BACKEND"; do
+    cp "$(pick_file "$DIST" "${p}_*.deb" deb12)" "$R/tmp/debs/"
+  done
+  apt_r update >/dev/null
+}
+
+do_install() {
+  local debs=() f
+  for f in "$R"/tmp/debs/*.deb; do debs+=("/tmp/debs/$(basename "$f")"); done
+  apt_r install "${debs[@]}"
+  expect "unit $UNIT installed" test -n "$(unit_file)"
+  expect "group $GROUP lists $I and www-data" sh -c "chroot '$R' getent group $GROUP | cut -d: -f4 | tr , '\n' | grep -qx $I && chroot '$R' getent group $GROUP | cut -d: -f4 | tr , '\n' | grep -qx www-data"
+}
+
+# Environment of the service: the unit's Environment= lines, then the ini's env = lines.
+service_env() {
+  unit_key Environment | tr ' ' '\n' | sed 's/^"//; s/"$//' | sed '/^$/d'
+  sed -n 's/^[[:space:]]*env[[:space:]]*=[[:space:]]*//p' "$R/etc/wsgid/$I.ini"
+}
+
+do_database() {
+  local conf user
+  user=$(unit_key User)
+  conf=$(service_env | sed -n 's/^TRYTOND_CONFIG=//p' | tail -n1)
+  if [ -z "$conf" ]; then
+    echo "  the ini names no TRYTOND_CONFIG: using /etc/wsgid/$I-trytond.conf via a drop-in environment"
+    conf=/etc/wsgid/$I-trytond.conf
+    echo "env = TRYTOND_CONFIG=$conf" >>"$R/etc/wsgid/$I.ini"
+  fi
+  echo "  trytond config: $conf"
+  mkdir -p "$R$(dirname "$conf")" "$R/opt/$I/db"
+  if [ ! -f "$R$conf" ]; then
+    printf '[database]\nuri = sqlite://\npath = /opt/%s/db\n' "$I" >"$R$conf"
+  fi
+  chroot "$R" chown "$user" "/opt/$I/db"
+  echo admin >"$R/opt/$I/db/.passfile"
+  # Real steps as the app user (runuser, as the maintainer scripts drop privileges);
+  # trytond's SQLite backend opens an existing file only.
+  chroot "$R" runuser -u "$user" -- touch "/opt/$I/db/health.sqlite"
+  chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin TRYTONPASSFILE="/opt/$I/db/.passfile" \
+    runuser -u "$user" -- /opt/gnuhealth/venv/bin/trytond-admin -c "$conf" -d health --all --email admin@example.invalid >"$WORK/admin.out" 2>&1 ||
+    { tail -20 "$WORK/admin.out"; return 1; }
+  expect "SQLite database created by trytond-admin as $user" test -f "$R/opt/$I/db/health.sqlite"
+}
+
+do_start_app() {
+  local exec_start user group rdir sdir groups envs=() line
+  exec_start=$(unit_key ExecStart | head -n1 | sed 's/^[-@+!:]*//')
+  user=$(unit_key User); group=$(unit_key Group)
+  rdir=$(unit_key RuntimeDirectory | awk '{print $1}')
+  sdir=$(unit_key StateDirectory | awk '{print $1}')
+  echo "  installed unit: ExecStart=$exec_start User=$user Group=$group RuntimeDirectory=$rdir StateDirectory=$sdir"
+  expect "unit names ExecStart, User and Group" test -n "$exec_start" -a -n "$user" -a -n "$group"
+  # What systemd would create for the service.
+  if [ -n "$rdir" ]; then install -d -m 0755 "$R/run/$rdir"; chroot "$R" chown "$user:$group" "/run/$rdir"; fi
+  if [ -n "$sdir" ]; then install -d -m 0755 "$R/var/lib/$sdir"; chroot "$R" chown "$user:$group" "/var/lib/$sdir"; fi
+  while IFS= read -r line; do envs+=("$line"); done < <(service_env)
+  groups=$(chroot "$R" id -Gn "$user" | tr ' ' ',')
+  echo "  supplementary groups of $user: $groups"
+  # shellcheck disable=SC2086
+  setsid chroot --userspec="$user:$group" --groups="$groups" "$R" /usr/bin/env -i \
+    PATH=/usr/local/bin:/usr/bin:/bin HOME=/ LANG=C.UTF-8 "${envs[@]}" $exec_start \
+    >"$WORK/app.log" 2>&1 &
+  PGIDS+=("$!")
+  # Stopped with the unit's KillSignal= (uWSGI's master reloads on SIGTERM).
+  SIGS+=("$(unit_key KillSignal | sed 's/^SIG//; s/^$/TERM/')")
+  echo "  stop signal: ${SIGS[-1]}"
+  local sock=/run/$I-wsgi/$I.sock n
+  for ((n = 0; n < 300; n++)); do
+    [ -S "$R$sock" ] && break
+    kill -0 "$!" 2>/dev/null || { echo "  the app exited:"; tail -30 "$WORK/app.log"; return 1; }
+    sleep 0.1
+  done
+  expect "socket $sock appeared" test -S "$R$sock"
+  expect "socket mode 0660, group $GROUP ($(chroot "$R" stat -c '%a %G' "$sock" 2>/dev/null))" \
+    test "$(chroot "$R" stat -c '%a %G' "$sock")" = "660 $GROUP"
+}
+
+do_nginx() {
+  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat >"$R/etc/nginx/wsgi-pack-test.conf" <<CONF
+user www-data;
+daemon off;
+worker_processes 1;
+pid /run/nginx-wsgi-pack-test.pid;
+error_log /var/log/nginx/wsgi-pack-test.error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$PORT;
+    location / {
+      include /etc/nginx/uwsgi_params;
+      uwsgi_pass unix:/run/$I-wsgi/$I.sock;
+    }
+  }
+}
+CONF
+  chroot "$R" nginx -t -c /etc/nginx/wsgi-pack-test.conf
+  setsid chroot "$R" nginx -c /etc/nginx/wsgi-pack-test.conf >"$WORK/nginx.log" 2>&1 &
+  PGIDS+=("$!")
+  SIGS+=(QUIT)
+  local n
+  for ((n = 0; n < 100; n++)); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
+    sleep 0.1
+  done
+  expect "nginx workers run as www-data" sh -c "ps -o user= --ppid \$(cat '$R/run/nginx-wsgi-pack-test.pid') | grep -qx www-data"
+}
+
+do_request() {
+  local want got
+  want=$(chroot "$R" /opt/gnuhealth/venv/bin/python3 -c 'import trytond; print(trytond.__version__)')
+  got=$(curl -sS --max-time 30 -H 'Content-Type: application/json' \
+    --data '{"id": 1, "method": "common.server.version", "params": []}' "http://127.0.0.1:$PORT/")
+  echo "  answer: $got"
+  expect "JSON-RPC common.server.version answers $want" \
+    python3 -c 'import json, sys; a = json.loads(sys.argv[1]); sys.exit(0 if a.get("result") == sys.argv[2] and a.get("id") == 1 else 1)' "$got" "$want"
+}
+
+do_stop() {
+  stop_all
+  expect "no process of the root left" sh -c "! ls -l /proc/[0-9]*/root 2>/dev/null | grep -q ' -> $R\$'"
+}
+
+step prepare do_prepare
+step install do_install
+step database do_database
+step start-app do_start_app
+step nginx do_nginx
+step request do_request
+step stop do_stop
