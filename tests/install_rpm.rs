@@ -1,0 +1,44 @@
+//! RPM install cycles (issue 4): the openSUSE Leap 15.6 stand-in with the host's zypper
+//! and the RHEL 9 stand-in with rpm, both from the same .rpm files; plus the checks of
+//! the rpm dependency names against real Leap package names
+//! (`ci/install/leap-packages.txt`) and of the highest GLIBC symbol version in the
+//! shipped binaries against the oldest supported release (`ci/install/glibc-floor.txt`).
+
+mod install_support;
+use install_support::{run_cycle, v1, v2};
+
+fn rpm_cycle(root: &str, family: &str, tool: &str) {
+    let (a, b) = (v1(), v2());
+    run_cycle(
+        "rpm-cycle.sh",
+        &[
+            "--root",
+            root,
+            "--family",
+            family,
+            "--tool",
+            tool,
+            "--dist",
+            a.to_str().unwrap(),
+            "--dist-new",
+            b.to_str().unwrap(),
+        ],
+        6,
+    );
+}
+
+#[test]
+fn install_cycle_suse_leap156_zypper() {
+    rpm_cycle("suse156", "suse156", "zypper");
+}
+
+#[test]
+fn install_cycle_rhel9_rpm() {
+    rpm_cycle("rhel9", "rhel9", "rpm");
+}
+
+#[test]
+fn rpm_dependencies_are_real_leap_package_names_and_glibc_fits_oldest_release() {
+    let a = v1();
+    run_cycle("package-facts.sh", &["--dist", a.to_str().unwrap()], 2);
+}
