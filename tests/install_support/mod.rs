@@ -30,9 +30,13 @@ pub fn repo() -> PathBuf {
 
 /// The packages under test: `v1` from the tree, `v2` one version later
 /// (`ci/install/dist.sh`, cached by input hash across test binaries).
+/// `WSGI_PACK_INSTALL_DIST=DIR` (with `DIR/v1`, `DIR/v2`) tests prebuilt packages instead.
 pub fn dist() -> PathBuf {
     static DIST: OnceLock<PathBuf> = OnceLock::new();
     DIST.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("WSGI_PACK_INSTALL_DIST") {
+            return PathBuf::from(dir);
+        }
         let out = repo().join("target/install-dist");
         let status = Command::new("bash")
             .arg(repo().join("ci/install/dist.sh"))
