@@ -1,1 +1,105 @@
-fn main() {}
+//! `wsgid`: the launcher binary. Parses the configuration, then execs python3 with the
+//! `wsgid_py` extension (see `launcher`). Exit codes: 0 ok, 1 configuration or
+//! environment error, 2 usage error.
+
+use std::process::ExitCode;
+
+use wsgid::config::cli::Mode;
+use wsgid::config::options::{Kind, OPTIONS};
+use wsgid::launcher;
+
+fn help() {
+    println!(
+        "wsgid {} - a WSGI server for uWSGI-style deployments\n\n\
+         usage: wsgid --ini FILE[:section] [--option value ...]\n\
+         \x20      wsgid --check-config --ini FILE    parse and resolve, exit 0 or 1\n\
+         \x20      wsgid --version\n\noptions (uWSGI names):",
+        wsgid::VERSION
+    );
+    for o in OPTIONS {
+        let status = match o.kind {
+            Kind::NotYet => " [not implemented yet: error]",
+            Kind::Warn => " [accepted, no effect: warning]",
+            Kind::Noop => " [accepted, no effect]",
+            _ => "",
+        };
+        let aliases = if o.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also {})", o.aliases.join(", "))
+        };
+        println!("  --{}{aliases}: {}{status}", o.name, o.doc);
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match launcher::string_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(bad) => {
+            eprintln!("wsgid: error: argument {bad:?} is not valid UTF-8");
+            return ExitCode::from(2);
+        }
+    };
+    let (inv, cfg) = match launcher::load(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("wsgid: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let cfg = match (inv.mode, cfg) {
+        (Mode::Version, _) => {
+            println!("wsgid {}", wsgid::VERSION);
+            return ExitCode::SUCCESS;
+        }
+        (Mode::Help, _) => {
+            help();
+            return ExitCode::SUCCESS;
+        }
+        (_, None) => return ExitCode::from(2),
+        (Mode::CheckConfig, Some(cfg)) => {
+            for w in &cfg.warnings {
+                eprintln!("wsgid: warning: {w}");
+            }
+            let checked = launcher::check_paths(&cfg)
+                .and_then(|()| launcher::find_python(&cfg))
+                .and_then(|py| launcher::find_extension().map(|ext| (py, ext)));
+            return match checked {
+                Ok((py, ext)) => {
+                    println!("wsgid: configuration OK");
+                    for s in &cfg.sockets {
+                        println!("  socket {:?} {}", s.proto, s.addr);
+                    }
+                    println!("  app {:?}", cfg.app);
+                    println!(
+                        "  processes {} threads {} listen {} socket-timeout {} buffer-size {}",
+                        cfg.processes, cfg.threads, cfg.listen, cfg.socket_timeout, cfg.buffer_size
+                    );
+                    println!("  python {}", py.display());
+                    println!("  extension {}", ext.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("wsgid: error: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        (Mode::Run, Some(cfg)) => cfg,
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let prepared = launcher::check_paths(&cfg)
+        .and_then(|()| launcher::find_python(&cfg))
+        .and_then(|py| launcher::find_extension().map(|ext| (py, ext)));
+    let (python, ext) = match prepared {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("wsgid: error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let cmd = launcher::command(&cfg, &python, &ext, &args, &cwd);
+    let e = launcher::exec(cmd, &python);
+    eprintln!("wsgid: error: {e}");
+    ExitCode::from(1)
+}

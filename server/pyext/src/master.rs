@@ -1,0 +1,477 @@
+//! The master: binds sockets, loads the app (unless `lazy-apps`), forks workers with
+//! Python's own `os.fork()` (GIL held, no other thread alive, so CPython's at-fork
+//! handling is right), then waits on a signalfd: reaps and respawns workers, applies
+//! harakiri, serves stats, reloads and stops.
+//!
+//! | signal          | wsgid                                   | uWSGI 2.0                      |
+//! |-----------------|-----------------------------------------|--------------------------------|
+//! | SIGHUP          | graceful reload of the workers          | graceful reload (whole master) |
+//! | SIGINT, SIGQUIT | graceful stop, SIGKILL after reload-mercy | immediate kill                |
+//! | SIGTERM         | graceful stop (as with die-on-term)     | brutal reload unless die-on-term |
+//! | SIGCHLD         | reap, respawn unless stopping           | same                           |
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use wsgid::config::Config;
+
+use crate::net::Listener;
+use crate::py::environ::EnvConsts;
+use crate::scoreboard::{Scoreboard, now_us};
+use crate::worker::{self, Worker};
+
+/// Process-wide state the master keeps.
+pub struct Master {
+    pub cfg: Arc<Config>,
+    pub listeners: Vec<Listener>,
+    pub app: Option<Py<PyAny>>,
+    pub sb: Arc<Scoreboard>,
+    /// pid -> worker index.
+    pids: HashMap<i32, usize>,
+    stats: Option<std::net::TcpListener>,
+    stats_unix: Option<std::os::unix::net::UnixListener>,
+    started: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Stopping { deadline: Instant },
+}
+
+fn block_signals() -> std::io::Result<OwnedFd> {
+    // SAFETY: sigset manipulation on a live local; signalfd creates a new descriptor.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [
+            libc::SIGCHLD,
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTERM,
+        ] {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// `sd_notify(3)` without libsystemd: one datagram to $NOTIFY_SOCKET.
+pub fn sd_notify(msg: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let p = path.to_string_lossy().into_owned();
+    let r = if let Some(abs) = p.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes())
+            .and_then(|a| sock.send_to_addr(msg.as_bytes(), &a))
+    } else {
+        sock.send_to(msg.as_bytes(), &p)
+    };
+    if let Err(e) = r {
+        crate::log::info(&format!("sd_notify to {p}: {e}"));
+    }
+}
+
+impl Master {
+    pub fn new(
+        cfg: Arc<Config>,
+        listeners: Vec<Listener>,
+        app: Option<Py<PyAny>>,
+    ) -> std::io::Result<Master> {
+        let sb = Arc::new(Scoreboard::new(
+            cfg.processes as usize,
+            cfg.threads as usize,
+        )?);
+        let (mut stats, mut stats_unix) = (None, None);
+        if let Some(s) = &cfg.stats {
+            match wsgid::config::parse_bind(s) {
+                Ok(wsgid::config::BindAddr::Tcp(a)) => {
+                    let l = std::net::TcpListener::bind(a)?;
+                    l.set_nonblocking(true)?;
+                    stats = Some(l);
+                }
+                Ok(wsgid::config::BindAddr::Unix(p)) => {
+                    let _ = std::fs::remove_file(&p);
+                    let l = std::os::unix::net::UnixListener::bind(&p)?;
+                    l.set_nonblocking(true)?;
+                    stats_unix = Some(l);
+                }
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+        Ok(Master {
+            cfg,
+            listeners,
+            app,
+            sb,
+            pids: HashMap::new(),
+            stats,
+            stats_unix,
+            started: now_us(),
+        })
+    }
+
+    /// Forks worker `index`. In the child this never returns.
+    fn spawn(&mut self, py: Python<'_>, index: usize, sigfd: RawFd) -> PyResult<()> {
+        let os = py.import("os")?;
+        let pid: i32 = os.call_method0("fork")?.extract()?;
+        if pid > 0 {
+            self.pids.insert(pid, index);
+            let w = self.sb.worker(index);
+            w.pid.store(pid, Ordering::Relaxed);
+            w.respawns.fetch_add(1, Ordering::Relaxed);
+            w.last_spawn.store(now_us() / 1_000_000, Ordering::Relaxed);
+            for t in 0..self.sb.threads() {
+                self.sb.core(index, t).start_us.store(0, Ordering::Relaxed);
+            }
+            crate::log::info(&format!(
+                "spawned worker {} (pid: {pid}, cores: {})",
+                index + 1,
+                self.cfg.threads
+            ));
+            return Ok(());
+        }
+        // Child.
+        // SAFETY: closing the master's signalfd copy in the child.
+        unsafe { libc::close(sigfd) };
+        let code = self.worker_main(py, index);
+        let _ = py
+            .import("sys")
+            .and_then(|s| s.getattr("stdout")?.call_method0("flush").map(|_| ()));
+        let _ = py
+            .import("sys")
+            .and_then(|s| s.getattr("stderr")?.call_method0("flush").map(|_| ()));
+        // SAFETY: ending the worker process without running the master's cleanup.
+        unsafe { libc::_exit(code) }
+    }
+
+    fn worker_main(&mut self, py: Python<'_>, index: usize) -> i32 {
+        let wake_r = match worker::install_signals() {
+            Ok(fd) => fd,
+            Err(e) => {
+                crate::log::info(&format!("worker signals: {e}"));
+                return 1;
+            }
+        };
+        drop(self.stats.take());
+        drop(self.stats_unix.take());
+        let app = if self.cfg.lazy_apps {
+            match crate::py::app::load(py, &self.cfg) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    crate::log::info("cannot load the application (lazy-apps):");
+                    e.display(py);
+                    if self.cfg.need_app {
+                        return 22;
+                    }
+                    None
+                }
+            }
+        } else {
+            self.app.as_ref().map(|a| a.clone_ref(py))
+        };
+        let consts = match EnvConsts::new(py, self.cfg.threads > 1, self.cfg.processes > 1) {
+            Ok(c) => c,
+            Err(e) => {
+                e.display(py);
+                return 1;
+            }
+        };
+        let listeners = self.listeners.iter().map(|l| (l.fd(), l.proto())).collect();
+        let w = Arc::new(Worker::new(
+            self.cfg.clone(),
+            listeners,
+            app,
+            consts,
+            self.sb.clone(),
+            index,
+            wake_r,
+        ));
+        w.run(py);
+        0
+    }
+
+    fn stats_json(&self) -> String {
+        let mut workers = Vec::new();
+        for i in 0..self.sb.workers() {
+            let w = self.sb.worker(i);
+            let busy = (0..self.sb.threads())
+                .any(|t| self.sb.core(i, t).start_us.load(Ordering::Relaxed) != 0);
+            let cores: Vec<String> = (0..self.sb.threads())
+                .map(|t| {
+                    let c = self.sb.core(i, t);
+                    format!(
+                        "{{\"id\":{t},\"requests\":{},\"in_request\":{}}}",
+                        c.requests.load(Ordering::Relaxed),
+                        u8::from(c.start_us.load(Ordering::Relaxed) != 0)
+                    )
+                })
+                .collect();
+            workers.push(format!(
+                "{{\"id\":{},\"pid\":{},\"accepting\":1,\"requests\":{},\"status\":\"{}\",\"harakiri_count\":{},\"respawn_count\":{},\"last_spawn\":{},\"cores\":[{}]}}",
+                i + 1,
+                w.pid.load(Ordering::Relaxed),
+                w.requests.load(Ordering::Relaxed),
+                if busy { "busy" } else { "idle" },
+                w.harakiri_count.load(Ordering::Relaxed),
+                w.respawns.load(Ordering::Relaxed),
+                w.last_spawn.load(Ordering::Relaxed),
+                cores.join(",")
+            ));
+        }
+        let sockets: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|l| {
+                format!(
+                    "{{\"name\":{:?},\"proto\":\"{}\",\"max_queue\":{}}}",
+                    l.spec.text,
+                    match l.proto() {
+                        wsgid::config::Proto::Http => "http",
+                        wsgid::config::Proto::Uwsgi => "uwsgi",
+                    },
+                    self.cfg.listen
+                )
+            })
+            .collect();
+        format!(
+            "{{\"version\":\"wsgid {}\",\"pid\":{},\"started_on\":{},\"total_requests\":{},\"sockets\":[{}],\"workers\":[{}]}}\n",
+            wsgid::VERSION,
+            std::process::id(),
+            self.started / 1_000_000,
+            self.sb.total_requests(),
+            sockets.join(","),
+            workers.join(",")
+        )
+    }
+
+    fn serve_stats(&self) {
+        let body = self.stats_json();
+        if let Some(l) = &self.stats {
+            while let Ok((mut s, _)) = l.accept() {
+                let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+                let _ = s.write_all(body.as_bytes());
+            }
+        }
+        if let Some(l) = &self.stats_unix {
+            while let Ok((mut s, _)) = l.accept() {
+                let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+                let _ = s.write_all(body.as_bytes());
+            }
+        }
+    }
+
+    fn harakiri(&self) {
+        let Some(limit) = self.cfg.harakiri else {
+            return;
+        };
+        let now = now_us();
+        for (&pid, &i) in &self.pids {
+            for t in 0..self.sb.threads() {
+                let c = self.sb.core(i, t);
+                let start = c.start_us.load(Ordering::Acquire);
+                if start != 0 && now.saturating_sub(start) > limit * 1_000_000 {
+                    crate::log::info(&format!(
+                        "HARAKIRI ON WORKER {} (pid: {pid}, core: {t}) after {} s: {}",
+                        i + 1,
+                        (now - start) / 1_000_000,
+                        c.info()
+                    ));
+                    self.sb
+                        .worker(i)
+                        .harakiri_count
+                        .fetch_add(1, Ordering::Relaxed);
+                    c.start_us.store(0, Ordering::Relaxed);
+                    // SAFETY: signalling our own child.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    break;
+                }
+            }
+        }
+    }
+
+    fn signal_workers(&self, sig: libc::c_int) {
+        for &pid in self.pids.keys() {
+            // SAFETY: signalling our own children.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// The master loop. Returns the exit code.
+    pub fn run(&mut self, py: Python<'_>) -> PyResult<i32> {
+        let sigfd =
+            block_signals().map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+        for i in 0..self.cfg.processes as usize {
+            self.spawn(py, i, sigfd.as_raw_fd())?;
+        }
+        sd_notify("READY=1\nSTATUS=serving");
+        crate::log::info(&format!(
+            "master (pid: {}) ready: {} worker(s) x {} thread(s) on {}",
+            std::process::id(),
+            self.cfg.processes,
+            self.cfg.threads,
+            self.listeners
+                .iter()
+                .map(|l| l.spec.text.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let mut state = State::Running;
+        // Worker indexes to respawn once their old process is gone (reload).
+        loop {
+            if let State::Stopping { deadline } = state {
+                if self.pids.is_empty() {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    crate::log::info("workers did not stop within reload-mercy: killing them");
+                    self.signal_workers(libc::SIGKILL);
+                    state = State::Stopping {
+                        deadline: Instant::now() + Duration::from_secs(3600),
+                    };
+                }
+            }
+            let mut pfds = vec![libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            if let Some(l) = &self.stats {
+                pfds.push(libc::pollfd {
+                    fd: l.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            if let Some(l) = &self.stats_unix {
+                pfds.push(libc::pollfd {
+                    fd: l.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            let n = py.detach(|| {
+                // SAFETY: pfds is a live array of the given length.
+                unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 1000) }
+            });
+            if n > 0 && pfds.len() > 1 {
+                self.serve_stats();
+            }
+            // Signals.
+            loop {
+                // SAFETY: reading one signalfd_siginfo into a live local.
+                let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let r = unsafe {
+                    libc::read(
+                        sigfd.as_raw_fd(),
+                        (&mut si as *mut libc::signalfd_siginfo).cast(),
+                        std::mem::size_of::<libc::signalfd_siginfo>(),
+                    )
+                };
+                if r <= 0 {
+                    break;
+                }
+                match si.ssi_signo as i32 {
+                    libc::SIGCHLD => {}
+                    libc::SIGHUP if state == State::Running => {
+                        crate::log::info("SIGHUP: gracefully reloading workers");
+                        sd_notify("RELOADING=1");
+                        self.signal_workers(libc::SIGTERM);
+                    }
+                    s @ (libc::SIGINT | libc::SIGQUIT | libc::SIGTERM) => {
+                        if let State::Stopping { .. } = state {
+                            if s == libc::SIGINT {
+                                crate::log::info("second SIGINT: killing workers");
+                                self.signal_workers(libc::SIGKILL);
+                            }
+                        } else {
+                            crate::log::info(&format!(
+                                "signal {s}: stopping gracefully (at most {} s)",
+                                self.cfg.reload_mercy
+                            ));
+                            sd_notify("STOPPING=1");
+                            state = State::Stopping {
+                                deadline: Instant::now()
+                                    + Duration::from_secs(self.cfg.reload_mercy),
+                            };
+                            self.signal_workers(libc::SIGTERM);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Reap.
+            loop {
+                let mut status = 0;
+                // SAFETY: waitpid with a live status out-parameter.
+                let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+                if pid <= 0 {
+                    break;
+                }
+                let Some(index) = self.pids.remove(&pid) else {
+                    continue;
+                };
+                self.sb.worker(index).pid.store(0, Ordering::Relaxed);
+                let how = if libc::WIFSIGNALED(status) {
+                    format!("killed by signal {}", libc::WTERMSIG(status))
+                } else {
+                    format!("exit status {}", libc::WEXITSTATUS(status))
+                };
+                if state == State::Running {
+                    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 22 {
+                        crate::log::info(&format!(
+                            "worker {} (pid: {pid}) could not load the app (need-app): stopping",
+                            index + 1
+                        ));
+                        state = State::Stopping {
+                            deadline: Instant::now() + Duration::from_secs(self.cfg.reload_mercy),
+                        };
+                        self.signal_workers(libc::SIGTERM);
+                        continue;
+                    }
+                    crate::log::info(&format!(
+                        "worker {} (pid: {pid}) ended ({how}), respawning",
+                        index + 1
+                    ));
+                    if let Err(e) = self.spawn(py, index, sigfd.as_raw_fd()) {
+                        crate::log::info(&format!("cannot respawn worker {}: {e}", index + 1));
+                    }
+                } else {
+                    crate::log::info(&format!(
+                        "worker {} (pid: {pid}) stopped ({how})",
+                        index + 1
+                    ));
+                }
+            }
+            if state == State::Running {
+                self.harakiri();
+            }
+        }
+        if self.cfg.vacuum {
+            crate::net::vacuum(&self.listeners);
+            if let Some(p) = &self.cfg.pidfile {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        crate::log::info("master stopped");
+        Ok(0)
+    }
+}

@@ -1,0 +1,155 @@
+//! Listening sockets: bound by the master before fork and shared by every worker.
+//!
+//! UNIX sockets: a stale socket file is removed first (as uWSGI does), then
+//! `chmod-socket` and `chown-socket` are applied; `vacuum` removes them on exit.
+//! Listeners are non-blocking (workers accept from epoll) and close-on-exec.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use socket2::{Domain, SockAddr, Socket, Type};
+use wsgid::config::{BindAddr, Config, Proto, SocketSpec};
+
+/// A bound, listening socket.
+#[derive(Debug)]
+pub struct Listener {
+    pub socket: Socket,
+    pub spec: SocketSpec,
+}
+
+impl Listener {
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+    pub fn proto(&self) -> Proto {
+        self.spec.proto
+    }
+}
+
+/// Binding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("chmod-socket {path}: {source}", path = path.display())]
+    Chmod {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("chown-socket {spec}: {message}")]
+    Chown { spec: String, message: String },
+}
+
+fn bind_err(addr: &str) -> impl Fn(std::io::Error) -> BindError + '_ {
+    move |e| BindError::Bind {
+        addr: addr.to_string(),
+        source: e,
+    }
+}
+
+/// Binds one address with `listen` as the backlog.
+pub fn bind(addr: &BindAddr, backlog: i32) -> Result<Socket, std::io::Error> {
+    let sock = match addr {
+        BindAddr::Unix(path) => {
+            if let Ok(md) = std::fs::symlink_metadata(path)
+                && md.file_type().is_socket()
+            {
+                std::fs::remove_file(path)?;
+            }
+            let s = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None)?;
+            s.bind(&SockAddr::unix(path)?)?;
+            s
+        }
+        BindAddr::Tcp(sa) => {
+            let s = Socket::new(Domain::for_address(*sa), Type::STREAM.cloexec(), None)?;
+            s.set_reuse_address(true)?;
+            s.bind(&(*sa).into())?;
+            s
+        }
+    };
+    sock.listen(backlog)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+/// Binds every socket of the configuration, applying chmod/chown to UNIX sockets.
+pub fn bind_all(cfg: &Config) -> Result<Vec<Listener>, BindError> {
+    let mut out = Vec::new();
+    for spec in &cfg.sockets {
+        let socket = bind(&spec.addr, cfg.listen).map_err(bind_err(&spec.text))?;
+        if let BindAddr::Unix(path) = &spec.addr {
+            if let Some(mode) = cfg.chmod_socket {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
+                    |e| BindError::Chmod {
+                        path: path.clone(),
+                        source: e,
+                    },
+                )?;
+            }
+            if let Some(owner) = &cfg.chown_socket {
+                chown(path, owner)?;
+            }
+        }
+        out.push(Listener {
+            socket,
+            spec: spec.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn lookup_uid(name: &str) -> Option<u32> {
+    if let Ok(n) = name.parse() {
+        return Some(n);
+    }
+    let c = CString::new(name).ok()?;
+    // SAFETY: getpwnam takes a NUL-terminated string and returns NULL or a pointer to a
+    // static struct; the master has no other threads, so the static is not raced.
+    let pw = unsafe { libc::getpwnam(c.as_ptr()) };
+    // SAFETY: checked non-NULL above.
+    (!pw.is_null()).then(|| unsafe { (*pw).pw_uid })
+}
+
+fn lookup_gid(name: &str) -> Option<u32> {
+    if let Ok(n) = name.parse() {
+        return Some(n);
+    }
+    let c = CString::new(name).ok()?;
+    // SAFETY: as in lookup_uid, for getgrnam.
+    let gr = unsafe { libc::getgrnam(c.as_ptr()) };
+    // SAFETY: checked non-NULL above.
+    (!gr.is_null()).then(|| unsafe { (*gr).gr_gid })
+}
+
+/// `chown-socket = user[:group]`.
+fn chown(path: &Path, spec: &str) -> Result<(), BindError> {
+    let err = |message: String| BindError::Chown {
+        spec: spec.to_string(),
+        message,
+    };
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let uid = lookup_uid(user).ok_or_else(|| err(format!("no such user `{user}`")))?;
+    let gid = match group {
+        Some(g) => Some(lookup_gid(g).ok_or_else(|| err(format!("no such group `{g}`")))?),
+        None => None,
+    };
+    std::os::unix::fs::chown(path, Some(uid), gid)
+        .map_err(|e| err(format!("{}: {e}", path.display())))
+}
+
+/// `vacuum`: removes the UNIX socket files.
+pub fn vacuum(listeners: &[Listener]) {
+    for l in listeners {
+        if let BindAddr::Unix(p) = &l.spec.addr {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}

@@ -1,0 +1,564 @@
+//! Configuration: raw options (command line and uWSGI ini files, in order) resolved into
+//! one [`Config`] with uWSGI 2.0's defaults.
+//!
+//! Layers: [`cli::parse_args`] / [`ini::parse_ini`] give [`RawEntry`]s (no meaning yet);
+//! [`resolve`] looks each one up in [`options::OPTIONS`], checks its value and builds the
+//! model the launcher and the server read. No I/O in `resolve`.
+
+pub mod cli;
+pub mod ini;
+pub mod options;
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use options::{Kind, lookup, parse_bool};
+
+/// Where a raw option came from: a line of an ini file or a command-line argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File { path: PathBuf, line: usize },
+    Arg { index: usize },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line } => write!(f, "{}:{}", path.display(), line),
+            Origin::Arg { index } => write!(f, "command line argument {index}"),
+        }
+    }
+}
+
+/// One option as written, before it is given meaning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEntry {
+    pub name: String,
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// Everything that can be wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{origin}: {message}")]
+    Syntax { origin: Origin, message: String },
+    #[error("{path}: no [{section}] section (wsgid reads the `uwsgi` section unless FILE:section is given)", path = path.display())]
+    NoSection { path: PathBuf, section: String },
+    #[error("cannot read {path}: {source}", path = path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{origin}: unknown option `{name}` (check the spelling; wsgid --help lists the options)"
+    )]
+    Unknown { name: String, origin: Origin },
+    #[error(
+        "{origin}: option `{name}` is not implemented by wsgid yet ({doc}); remove it or run uWSGI"
+    )]
+    NotYet {
+        name: String,
+        doc: &'static str,
+        origin: Origin,
+    },
+    #[error("{origin}: option `{name}`: invalid value `{value}`: {expected}")]
+    Value {
+        name: String,
+        value: String,
+        expected: String,
+        origin: Origin,
+    },
+    #[error(
+        "no socket to serve: set `socket` (uwsgi protocol) or `http-socket` in the ini or on the command line"
+    )]
+    NoSocket,
+    #[error(
+        "no application: set `module` (or `wsgi`) or `wsgi-file` in the ini or on the command line"
+    )]
+    NoApp,
+}
+
+/// The wire protocol spoken on a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// uWSGI's binary protocol (nginx `uwsgi_pass`); response is plain HTTP.
+    Uwsgi,
+    /// HTTP/1.1 (`http-socket`).
+    Http,
+}
+
+/// Where a socket binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindAddr {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+impl fmt::Display for BindAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindAddr::Unix(p) => write!(f, "{}", p.display()),
+            BindAddr::Tcp(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// One socket to bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketSpec {
+    pub addr: BindAddr,
+    pub proto: Proto,
+    /// As written in the config (used in logs and stats).
+    pub text: String,
+}
+
+/// How to find the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppSpec {
+    /// `module = pkg.mod[:callable]`.
+    Module { module: String, callable: String },
+    /// `wsgi-file = path`.
+    File { path: PathBuf, callable: String },
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub sockets: Vec<SocketSpec>,
+    pub chmod_socket: Option<u32>,
+    pub chown_socket: Option<String>,
+    pub listen: i32,
+    pub vacuum: bool,
+    pub processes: u32,
+    pub threads: u32,
+    pub lazy_apps: bool,
+    pub need_app: bool,
+    pub die_on_term: bool,
+    pub harakiri: Option<u64>,
+    pub max_requests: Option<u64>,
+    pub reload_mercy: u64,
+    pub pidfile: Option<PathBuf>,
+    pub stats: Option<String>,
+    pub app: AppSpec,
+    pub chdir: Option<PathBuf>,
+    pub pythonpath: Vec<PathBuf>,
+    pub home: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub socket_timeout: u64,
+    pub buffer_size: usize,
+    pub disable_logging: bool,
+    pub logto: Option<PathBuf>,
+    /// Warnings about accepted options that have no effect (`Kind::Warn`).
+    pub warnings: Vec<String>,
+}
+
+/// Parses a socket address as uWSGI does: a path (contains `/` or no `:`), `@name`
+/// (abstract, refused), `host:port`, `:port` (all interfaces), `[v6]:port`.
+pub fn parse_bind(text: &str) -> Result<BindAddr, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("empty address".into());
+    }
+    if t.starts_with('@') {
+        return Err("abstract UNIX sockets are not supported by wsgid".into());
+    }
+    if t.contains('/') || !t.contains(':') {
+        return Ok(BindAddr::Unix(PathBuf::from(t)));
+    }
+    let (host, port) = t.rsplit_once(':').ok_or("expected host:port")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{host}` resolves to no address"))?;
+    Ok(BindAddr::Tcp(addr))
+}
+
+fn int<T: std::str::FromStr>(e: &RawEntry, name: &str) -> Result<T, ConfigError> {
+    e.value.trim().parse().map_err(|_| ConfigError::Value {
+        name: name.to_string(),
+        value: e.value.clone(),
+        expected: "a non-negative integer".into(),
+        origin: e.origin.clone(),
+    })
+}
+
+/// Resolves raw options into a [`Config`]: applies uWSGI's defaults, checks values,
+/// refuses unknown and not-yet-implemented options with their origin.
+pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
+    let mut c = Config {
+        sockets: Vec::new(),
+        chmod_socket: None,
+        chown_socket: None,
+        listen: 100,
+        vacuum: false,
+        processes: 1,
+        threads: 1,
+        lazy_apps: false,
+        need_app: false,
+        die_on_term: false,
+        harakiri: None,
+        max_requests: None,
+        reload_mercy: 60,
+        pidfile: None,
+        stats: None,
+        app: AppSpec::Module {
+            module: String::new(),
+            callable: String::new(),
+        },
+        chdir: None,
+        pythonpath: Vec::new(),
+        home: None,
+        env: Vec::new(),
+        socket_timeout: 4,
+        buffer_size: 4096,
+        disable_logging: false,
+        logto: None,
+        warnings: Vec::new(),
+    };
+    let mut module: Option<String> = None;
+    let mut wsgi_file: Option<String> = None;
+    let mut callable: Option<String> = None;
+    for e in entries {
+        let Some(spec) = lookup(&e.name) else {
+            return Err(ConfigError::Unknown {
+                name: e.name.clone(),
+                origin: e.origin.clone(),
+            });
+        };
+        let name = spec.name;
+        let flag = || {
+            parse_bool(&e.value).ok_or_else(|| ConfigError::Value {
+                name: name.to_string(),
+                value: e.value.clone(),
+                expected: "a boolean (true/false, yes/no, on/off, 1/0)".into(),
+                origin: e.origin.clone(),
+            })
+        };
+        let bad = |expected: String| ConfigError::Value {
+            name: name.to_string(),
+            value: e.value.clone(),
+            expected,
+            origin: e.origin.clone(),
+        };
+        match spec.kind {
+            Kind::NotYet => {
+                return Err(ConfigError::NotYet {
+                    name: name.to_string(),
+                    doc: spec.doc,
+                    origin: e.origin.clone(),
+                });
+            }
+            Kind::Noop => continue,
+            Kind::Warn => {
+                c.warnings.push(format!(
+                    "{}: option `{name}` has no effect in wsgid ({})",
+                    e.origin, spec.doc
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        match name {
+            "socket" | "http-socket" => {
+                let proto = if name == "socket" {
+                    Proto::Uwsgi
+                } else {
+                    Proto::Http
+                };
+                for part in e.value.split(',').filter(|p| !p.trim().is_empty()) {
+                    let addr = parse_bind(part).map_err(bad)?;
+                    c.sockets.push(SocketSpec {
+                        addr,
+                        proto,
+                        text: part.trim().to_string(),
+                    });
+                }
+            }
+            "chmod-socket" => {
+                let v = e.value.trim();
+                let mode =
+                    if parse_bool(v) == Some(true) && !v.chars().all(|ch| ch.is_ascii_digit()) {
+                        0o666
+                    } else {
+                        u32::from_str_radix(v, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| bad("octal permission bits such as 660".into()))?
+                    };
+                c.chmod_socket = Some(mode);
+            }
+            "chown-socket" => c.chown_socket = Some(e.value.trim().to_string()),
+            "listen" => c.listen = int(e, name)?,
+            "vacuum" => c.vacuum = flag()?,
+            "socket-timeout" => c.socket_timeout = int(e, name)?,
+            "buffer-size" => {
+                let n: usize = int(e, name)?;
+                if !(512..=65535).contains(&n) {
+                    return Err(bad("a size between 512 and 65535 bytes".into()));
+                }
+                c.buffer_size = n;
+            }
+            "master" => {
+                flag()?;
+            }
+            "processes" => {
+                let n: u32 = int(e, name)?;
+                if n == 0 || n > 1024 {
+                    return Err(bad("between 1 and 1024".into()));
+                }
+                c.processes = n;
+            }
+            "threads" => {
+                let n: u32 = int(e, name)?;
+                if n == 0 || n > 256 {
+                    return Err(bad("between 1 and 256".into()));
+                }
+                c.threads = n;
+            }
+            "lazy-apps" => c.lazy_apps = flag()?,
+            "need-app" => c.need_app = flag()?,
+            "die-on-term" => c.die_on_term = flag()?,
+            "harakiri" => {
+                let n: u64 = int(e, name)?;
+                c.harakiri = (n > 0).then_some(n);
+            }
+            "max-requests" => {
+                let n: u64 = int(e, name)?;
+                c.max_requests = (n > 0).then_some(n);
+            }
+            "worker-reload-mercy" | "reload-mercy" => c.reload_mercy = int(e, name)?,
+            "pidfile" => c.pidfile = Some(PathBuf::from(e.value.trim())),
+            "stats" => {
+                let v = e.value.trim();
+                parse_bind(v).map_err(bad)?;
+                c.stats = Some(v.to_string());
+            }
+            "module" => module = Some(e.value.trim().to_string()),
+            "wsgi-file" => wsgi_file = Some(e.value.trim().to_string()),
+            "callable" => callable = Some(e.value.trim().to_string()),
+            "chdir" => c.chdir = Some(PathBuf::from(e.value.trim())),
+            "pythonpath" => c.pythonpath.push(PathBuf::from(e.value.trim())),
+            "home" => c.home = Some(PathBuf::from(e.value.trim())),
+            "env" => {
+                let v = e.value.trim();
+                let (k, val) = v.split_once('=').unwrap_or((v, ""));
+                if k.is_empty() || k.contains('\0') || val.contains('\0') {
+                    return Err(bad("NAME=value".into()));
+                }
+                c.env.push((k.to_string(), val.to_string()));
+            }
+            "disable-logging" => c.disable_logging = flag()?,
+            "logto" => c.logto = Some(PathBuf::from(e.value.trim())),
+            other => {
+                // A row in OPTIONS without a resolver arm is a bug in this file.
+                return Err(ConfigError::NotYet {
+                    name: other.to_string(),
+                    doc: spec.doc,
+                    origin: e.origin.clone(),
+                });
+            }
+        }
+    }
+    let callable_or = |c: Option<String>| c.unwrap_or_else(|| "application".to_string());
+    // uWSGI: `module` wins over `wsgi-file`; `module = a.b:c` names the callable too.
+    c.app = match (module, wsgi_file) {
+        (Some(m), _) if !m.is_empty() => match m.split_once(':') {
+            Some((m, cal)) if !cal.is_empty() => AppSpec::Module {
+                module: m.to_string(),
+                callable: cal.to_string(),
+            },
+            _ => AppSpec::Module {
+                module: m.trim_end_matches(':').to_string(),
+                callable: callable_or(callable),
+            },
+        },
+        (_, Some(f)) if !f.is_empty() => AppSpec::File {
+            path: PathBuf::from(f),
+            callable: callable_or(callable),
+        },
+        _ => return Err(ConfigError::NoApp),
+    };
+    if c.sockets.is_empty() {
+        return Err(ConfigError::NoSocket);
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> Vec<RawEntry> {
+        pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (n, v))| RawEntry {
+                name: n.to_string(),
+                value: v.to_string(),
+                origin: Origin::File {
+                    path: "/x.ini".into(),
+                    line: i + 1,
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gnuhealth_ini_resolves() {
+        let text = include_str!("../../tests/ini/gnuhealth-5.0.4-uwsgi_trytond.ini");
+        let e = ini::parse_ini(
+            text,
+            std::path::Path::new("/opt/x.ini"),
+            "uwsgi",
+            &|_| None,
+            "h",
+        )
+        .unwrap();
+        let raw: Vec<RawEntry> = e
+            .into_iter()
+            .map(|e| RawEntry {
+                name: e.key,
+                value: e.value,
+                origin: e.origin,
+            })
+            .collect();
+        let c = resolve(&raw).unwrap();
+        assert_eq!(
+            c.app,
+            AppSpec::Module {
+                module: "trytond.application".into(),
+                callable: "app".into()
+            }
+        );
+        assert_eq!(c.chmod_socket, Some(0o660));
+        assert_eq!(c.socket_timeout, 60);
+        assert_eq!(c.home, Some("/opt/gnuhealth/venv".into()));
+        assert_eq!(c.env.len(), 2);
+        assert_eq!(c.stats.as_deref(), Some("127.0.0.1:9191"));
+        assert_eq!(
+            c.sockets[0].addr,
+            BindAddr::Unix("/opt/gnuhealth/var/run/gnuhealth.sckt".into())
+        );
+    }
+
+    #[test]
+    fn debian_ini_resolves() {
+        let text = include_str!("../../tests/ini/debian-tryton-server-uwsgi-6.0.29.ini");
+        let e = ini::parse_ini(
+            text,
+            std::path::Path::new("/etc/tryton/uwsgi.ini"),
+            "uwsgi",
+            &|_| None,
+            "h",
+        )
+        .unwrap();
+        let raw: Vec<RawEntry> = e
+            .into_iter()
+            .map(|e| RawEntry {
+                name: e.key,
+                value: e.value,
+                origin: e.origin,
+            })
+            .collect();
+        let c = resolve(&raw).unwrap();
+        assert_eq!(c.threads, 4);
+        assert_eq!(c.sockets.len(), 2);
+        assert_eq!(c.sockets[0].proto, Proto::Http);
+        assert_eq!(c.env[1], ("TRYTOND_DATABASE_URI".into(), "".into()));
+    }
+
+    #[test]
+    fn defaults_and_module_wins() {
+        let c = resolve(&raw(&[
+            ("wsgi-file", "/a.py"),
+            ("http-socket", ":8080"),
+            ("module", "app"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.app,
+            AppSpec::Module {
+                module: "app".into(),
+                callable: "application".into()
+            }
+        );
+        assert_eq!(c.listen, 100);
+        assert_eq!(c.socket_timeout, 4);
+        assert_eq!(c.buffer_size, 4096);
+        assert_eq!(
+            c.sockets[0].addr,
+            BindAddr::Tcp("0.0.0.0:8080".parse().unwrap())
+        );
+        let c = resolve(&raw(&[("wsgi-file", "/a.py"), ("socket", "[::1]:3031")])).unwrap();
+        assert!(matches!(c.app, AppSpec::File { .. }));
+        assert_eq!(
+            c.sockets[0].addr,
+            BindAddr::Tcp("[::1]:3031".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn errors_name_the_option_and_line() {
+        let e = resolve(&raw(&[("module", "a"), ("socket", "/s"), ("https", "x")])).unwrap_err();
+        let m = e.to_string();
+        assert!(m.contains("/x.ini:3") && m.contains("https"), "{m}");
+        let e = resolve(&raw(&[("processes", "two")])).unwrap_err();
+        assert!(e.to_string().contains("/x.ini:1"), "{e}");
+        assert!(matches!(
+            resolve(&raw(&[("nonsense", "1")])),
+            Err(ConfigError::Unknown { .. })
+        ));
+        assert!(matches!(
+            resolve(&raw(&[("socket", "/s")])),
+            Err(ConfigError::NoApp)
+        ));
+        assert!(matches!(
+            resolve(&raw(&[("module", "a")])),
+            Err(ConfigError::NoSocket)
+        ));
+        assert!(resolve(&raw(&[("module", "a"), ("socket", "h:notaport")])).is_err());
+        assert!(
+            resolve(&raw(&[
+                ("module", "a"),
+                ("socket", "/s"),
+                ("chmod-socket", "999")
+            ]))
+            .is_err()
+        );
+        assert!(
+            resolve(&raw(&[
+                ("module", "a"),
+                ("socket", "/s"),
+                ("master", "perhaps")
+            ]))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn every_table_row_resolves_or_errors_cleanly() {
+        for o in options::OPTIONS {
+            let v = match o.kind {
+                Kind::Int if o.name == "buffer-size" => "8192",
+                Kind::Int => "2",
+                Kind::Flag => "true",
+                _ if o.name == "chmod-socket" => "660",
+                _ => "/tmp/x",
+            };
+            let r = resolve(&raw(&[("module", "a"), ("socket", "/s"), (o.name, v)]));
+            match o.kind {
+                Kind::NotYet => assert!(matches!(r, Err(ConfigError::NotYet { .. })), "{}", o.name),
+                _ => assert!(r.is_ok(), "{}: {:?}", o.name, r),
+            }
+        }
+    }
+}
