@@ -1,0 +1,328 @@
+//! http-socket: real wsgid + real apps, raw sockets and curl.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use common::*;
+
+fn server(dir: &TempDir, module: &str, extra: &[&str]) -> (Proc, u16) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let apps = apps_dir().display().to_string();
+    let mut args = vec![
+        "--http-socket",
+        &addr,
+        "--pythonpath",
+        &apps,
+        "--module",
+        module,
+    ];
+    args.extend_from_slice(extra);
+    (start_wsgid(dir, &args), port)
+}
+
+#[test]
+fn hello_with_curl_and_keep_alive() {
+    let dir = TempDir::new("hello");
+    let (p, port) = server(&dir, "hello", &["--processes", "2"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let (code, out) = curl(&[&url]);
+    assert_eq!(code, 0);
+    assert_eq!(out, b"Hello, World!");
+    // curl reuses one connection for two URLs on the same host (keep-alive).
+    let out = std::process::Command::new(tool("curl"))
+        .args([
+            "-sS",
+            "-v",
+            "--max-time",
+            "30",
+            &url,
+            &format!("{url}again"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"Hello, World!Hello, World!");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Re-using existing connection") || err.contains("Reusing existing"),
+        "{err}"
+    );
+    // Raw pipelined requests on one connection.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    for _ in 0..2 {
+        let r = read_response(&mut s, &mut buf, false);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-length").as_deref(), Some("13"));
+    }
+    // Request log lines like uWSGI's.
+    let mut p = p;
+    p.wait_log("GET /2 =>");
+    let log = p.log_text();
+    assert!(log.contains("GET /1 => generated 13 bytes in"), "{log}");
+    assert!(log.contains("(HTTP/1.1 200) 1 headers in"), "{log}");
+}
+
+#[test]
+fn http10_and_connection_close_end_the_connection() {
+    let dir = TempDir::new("close");
+    let (_p, port) = server(&dir, "hello", &["--disable-logging"]);
+    let r = http_raw(port, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(r.head.starts_with("HTTP/1.0 200 OK"), "{}", r.head);
+    // Reading to EOF works: the server closed.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut all).unwrap();
+    assert!(String::from_utf8_lossy(&all).contains("Connection: close"));
+    assert!(all.ends_with(b"Hello, World!"));
+    assert!(!dir.path().join("nothing").exists());
+}
+
+#[test]
+fn head_has_no_body() {
+    let dir = TempDir::new("head");
+    let (_p, port) = server(&dir, "hello", &[]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let r = read_response(&mut s, &mut buf, true);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length").as_deref(), Some("13"));
+    // The next response follows directly: no body bytes were sent for HEAD.
+    let r2 = read_response(&mut s, &mut buf, false);
+    assert_eq!(r2.body, b"Hello, World!");
+}
+
+#[test]
+fn streaming_generator_is_chunked() {
+    let dir = TempDir::new("stream");
+    let (_p, port) = server(&dir, "stream", &[]);
+    let r = http_raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("transfer-encoding").as_deref(), Some("chunked"));
+    assert_eq!(r.text(), "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+    // HTTP/1.0: no chunking, the end of the body is the end of the connection.
+    let r = http_raw(port, b"GET / HTTP/1.0\r\n\r\n");
+    assert!(r.header("transfer-encoding").is_none());
+    assert_eq!(r.text(), "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+}
+
+#[test]
+fn one_mib_body() {
+    let dir = TempDir::new("big");
+    let (_p, port) = server(&dir, "big", &[]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let (code, out) = curl(&[&url]);
+    assert_eq!(code, 0);
+    assert_eq!(out.len(), 1024 * 1024);
+    assert!(out.iter().all(|&b| b == b'x'));
+}
+
+#[test]
+fn file_wrapper_sendfile_and_iteration() {
+    let dir = TempDir::new("files");
+    let file = dir.join("data.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let apps = apps_dir().display().to_string();
+    let mut cmd = wsgid_cmd();
+    cmd.env("WSGID_TEST_FILE", &file);
+    let _p = start_wsgid_with(
+        &dir,
+        cmd,
+        &[
+            "--http-socket",
+            &addr,
+            "--pythonpath",
+            &apps,
+            "--module",
+            "files",
+        ],
+    );
+    let r = http_get(port, "/");
+    assert_eq!(r.header("content-length").as_deref(), Some("300000"));
+    assert_eq!(r.body, data);
+    let r = http_get(port, "/?skip=10");
+    assert_eq!(r.body, &data[10..]);
+    let r = http_get(port, "/bytesio");
+    assert_eq!(r.body, b"from memory\n".repeat(1000));
+}
+
+#[test]
+fn request_bodies_sized_chunked_and_expect_continue() {
+    let dir = TempDir::new("bodies");
+    let (_p, port) = server(&dir, "echo", &["--processes", "2"]);
+    let body: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .take(200_000)
+        .collect();
+    for mode in ["all", "sized", "lines", "iter", "readlines"] {
+        // Sized.
+        let mut req = format!(
+            "POST /?{mode} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        let r = http_raw(port, &req);
+        assert_eq!(r.status, 200, "{mode}");
+        assert_eq!(r.body, body, "sized body, mode {mode}");
+        // Chunked, in uneven chunks.
+        let mut req =
+            format!("POST /?{mode} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .into_bytes();
+        for c in body.chunks(7777) {
+            req.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+            req.extend_from_slice(c);
+            req.extend_from_slice(b"\r\n");
+        }
+        req.extend_from_slice(b"0\r\n\r\n");
+        let r = http_raw(port, &req);
+        assert_eq!(r.body, body, "chunked body, mode {mode}");
+    }
+    // curl with Expect: 100-continue and a chunked upload.
+    let f = dir.join("up.bin");
+    std::fs::write(&f, &body).unwrap();
+    let url = format!("http://127.0.0.1:{port}/?all");
+    let at = format!("@{}", f.display());
+    let (code, out) = curl(&["-H", "Expect: 100-continue", "--data-binary", &at, &url]);
+    assert_eq!(code, 0);
+    assert_eq!(out, body);
+    let (code, out) = curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &at,
+        &url,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out, body);
+    // A body the app does not read is skipped; the connection keeps working.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"POST /?ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /?all HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(
+        read_response(&mut s, &mut buf, false)
+            .header("x-body-len")
+            .as_deref(),
+        Some("0")
+    );
+    assert_eq!(read_response(&mut s, &mut buf, false).status, 200);
+}
+
+#[test]
+fn environ_keys_and_types() {
+    let dir = TempDir::new("environ");
+    let (_p, port) = server(&dir, "environ_dump", &["--threads", "2"]);
+    let r = http_raw(port, b"POST /a%20b/c?x=1&y=%20 HTTP/1.1\r\nHost: example.org:8080\r\nX-Multi: a\r\nX-Multi: b\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    let get = |k: &str| -> (String, String) {
+        let pat = format!("\"{k}\": [\"");
+        let i = text
+            .find(&pat)
+            .unwrap_or_else(|| panic!("{k} missing in {text}"));
+        let rest = &text[i + pat.len()..];
+        let (ty, rest) = rest.split_once("\", ").unwrap();
+        let val = rest
+            .split(']')
+            .next()
+            .unwrap()
+            .trim_matches('"')
+            .to_string();
+        (ty.to_string(), val)
+    };
+    for (k, v) in [
+        ("REQUEST_METHOD", "POST"),
+        ("PATH_INFO", "/a b/c"),
+        ("QUERY_STRING", "x=1&y=%20"),
+        ("REQUEST_URI", "/a%20b/c?x=1&y=%20"),
+        ("SCRIPT_NAME", ""),
+        ("SERVER_NAME", "example.org"),
+        ("SERVER_PORT", "8080"),
+        ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("CONTENT_TYPE", "text/plain"),
+        ("CONTENT_LENGTH", "3"),
+        ("HTTP_HOST", "example.org:8080"),
+        ("HTTP_X_MULTI", "a, b"),
+        ("REMOTE_ADDR", "127.0.0.1"),
+        ("wsgi.url_scheme", "http"),
+    ] {
+        assert_eq!(get(k), ("str".to_string(), v.to_string()), "{k}");
+    }
+    assert_eq!(get("_body"), ("bytes".into(), "abc".into()));
+    assert_eq!(get("REMOTE_PORT").0, "str");
+    assert_eq!(get("wsgi.version"), ("tuple".into(), "(1, 0)".into()));
+    assert_eq!(get("wsgi.multithread"), ("bool".into(), "True".into()));
+    assert_eq!(get("wsgi.multiprocess"), ("bool".into(), "False".into()));
+    assert_eq!(get("wsgi.run_once"), ("bool".into(), "False".into()));
+    assert_eq!(get("wsgi.input").0, "Input");
+    assert_eq!(get("wsgi.errors").0, "TextIOWrapper");
+    assert_eq!(get("wsgi.file_wrapper").0, "type");
+    assert!(!text.contains("HTTP_CONTENT_LENGTH") && !text.contains("HTTP_CONTENT_TYPE"));
+}
+
+#[test]
+fn app_errors_give_500_and_the_worker_survives() {
+    let dir = TempDir::new("boom");
+    let (p, port) = server(&dir, "boom", &[]);
+    let pid_before = http_get(port, "/pid").text();
+    let r = http_get(port, "/raise");
+    assert_eq!(r.status, 500);
+    let r = http_get(port, "/raise-iter");
+    assert_eq!(r.status, 500);
+    let r = http_get(port, "/exc-info");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.text(), "replaced");
+    let r = http_get(port, "/write");
+    assert_eq!(r.text(), "via write, then iterable");
+    let r = http_get(port, "/close");
+    assert_eq!(r.text(), "with close");
+    assert_eq!(
+        http_get(port, "/pid").text(),
+        pid_before,
+        "the worker was replaced"
+    );
+    let mut p = p;
+    p.wait_log("CLOSE CALLED");
+    let log = p.log_text();
+    assert!(
+        log.contains("Traceback") && log.contains("RuntimeError: boom from the app"),
+        "{log}"
+    );
+    assert!(log.contains("ValueError: boom while iterating"), "{log}");
+    assert!(log.contains("CLOSE CALLED"), "{log}");
+}
+
+#[test]
+fn malformed_requests_are_refused_and_logged() {
+    let dir = TempDir::new("bad");
+    let (p, port) = server(&dir, "hello", &[]);
+    for bad in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+    ] {
+        let r = http_raw(port, bad);
+        assert_eq!(r.status, 400, "{:?}", String::from_utf8_lossy(bad));
+    }
+    let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(5000));
+    assert_eq!(http_raw(port, big.as_bytes()).status, 400);
+    assert_eq!(http_get(port, "/").status, 200);
+    let mut p = p;
+    p.wait_log("HTTP request refused");
+}
