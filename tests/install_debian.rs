@@ -36,7 +36,7 @@ fn install_cycle_debian13_both_instances() {
 
 #[test]
 fn install_cycle_ubuntu2404_labelled_root() {
-    debian_cycle("ubuntu2404", "ubuntu2404", "ubuntu", &[], 6);
+    debian_cycle("ubuntu2404", "ubuntu2404", "ubuntu deb12", &[], 6);
 }
 
 #[test]

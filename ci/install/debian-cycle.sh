@@ -47,8 +47,11 @@ PKGS=()
 for i in "${INST[@]}"; do PKGS+=("$i-$BACKEND"); done
 [ "$BACKEND" != wsgid ] || PKGS=(wsgid "${PKGS[@]}")
 debs_of() { # debs_of v1|v2
-  local p
-  for p in "${PKGS[@]}"; do echo "/tmp/debs/$1/$(basename "$(pick_file "$R/tmp/debs/$1" "${p}_*.deb" "$TAG")")"; done
+  local p f
+  for p in "${PKGS[@]}"; do
+    f=$(pick_file "$R/tmp/debs/$1" "${p}_*.deb" "$TAG") || return 1
+    echo "/tmp/debs/$1/$(basename "$f")"
+  done
 }
 
 unit_dir_of() { # where the installed unit lives
@@ -160,9 +163,10 @@ check_installed() { # check_installed STEP VERSION-DIR
 }
 
 do_install() {
-  # shellcheck disable=SC2046
-  apt_r install $(debs_of v1) 2>&1 | tee "$WORK/install.out"
-  local f i id
+  local f i id debs
+  debs=$(debs_of v1)
+  # shellcheck disable=SC2086
+  apt_r install $debs 2>&1 | tee "$WORK/install.out"
   if [ -n "$UNKNOWN_ID" ]; then
     id=$(sed -n 's/^ID=//p' "$R/etc/os-release" | tr -d '"')
     expect "a clear message names the unknown ID '$id'" grep -qiE "(unknown|unsupported|not recogni[sz]ed).*$id|$id.*(unknown|unsupported|not recogni[sz]ed)" "$WORK/install.out"
@@ -191,9 +195,10 @@ CALLS
 }
 
 do_reinstall() {
-  # shellcheck disable=SC2046
-  apt_r install --reinstall $(debs_of v1)
-  local f i
+  local f i debs
+  debs=$(debs_of v1)
+  # shellcheck disable=SC2086
+  apt_r install --reinstall $debs
   record_calls reinstall
   f=$WORK/calls-reinstall
   check_installed reinstall
@@ -201,7 +206,8 @@ do_reinstall() {
 }
 
 do_upgrade() {
-  local i f st old
+  local i f st old debs
+  debs=$(debs_of v2)
   for i in "${INST[@]}"; do
     echo "# local edit kept across upgrades (install test)" >>"$(ini_of "$i")"
     cp "$(ini_of "$i")" "$WORK/edited-$i.ini"
@@ -211,8 +217,8 @@ do_upgrade() {
   done
   # shellcheck disable=SC2016
   old=$(chroot "$R" dpkg-query -W -f='${Version}' "${PKGS[0]}")
-  # shellcheck disable=SC2046
-  apt_r install -o Dpkg::Options::=--force-confold $(debs_of v2)
+  # shellcheck disable=SC2086
+  apt_r install -o Dpkg::Options::=--force-confold $debs
   record_calls upgrade
   f=$WORK/calls-upgrade
   local new
@@ -248,7 +254,6 @@ CALLS
 
 do_purge() {
   local i f st
-  # shellcheck disable=SC2046
   apt_r purge "${PKGS[@]}"
   record_calls purge
   f=$WORK/calls-purge

@@ -113,19 +113,23 @@ calls_take() {
   if [ -f "$log" ]; then cat "$log"; : >"$log"; fi
 }
 
-# The single file in DIR matching a glob, preferring one whose name contains TAG.
+# The single file in DIR matching a glob; with several, the single one whose name
+# contains the first of TAGS (space-separated, in order of preference) that picks one.
 pick_file() {
-  local dir=$1 glob=$2 tag=${3:-} f
-  local all=() tagged=()
+  local dir=$1 glob=$2 tags=${3:-} f t
+  local all=() tagged
   shopt -s nullglob
-  for f in "$dir"/$glob; do
-    all+=("$f")
-    if [ -n "$tag" ] && [[ $(basename "$f") == *"$tag"* ]]; then tagged+=("$f"); fi
-  done
+  for f in "$dir"/$glob; do all+=("$f"); done
   shopt -u nullglob
-  if [ "${#tagged[@]}" -eq 1 ]; then echo "${tagged[0]}"; return; fi
   if [ "${#all[@]}" -eq 1 ]; then echo "${all[0]}"; return; fi
-  echo "pick_file: expected one $glob (tag '$tag') in $dir, found: ${all[*]:-none}" >&2
+  for t in $tags; do
+    tagged=()
+    for f in "${all[@]}"; do
+      if [[ $(basename "$f") == *"$t"* ]]; then tagged+=("$f"); fi
+    done
+    if [ "${#tagged[@]}" -eq 1 ]; then echo "${tagged[0]}"; return; fi
+  done
+  echo "pick_file: expected one $glob (preferring '$tags') in $dir, found: ${all[*]:-none}" >&2
   return 1
 }
 

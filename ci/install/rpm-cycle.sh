@@ -7,12 +7,12 @@
 # Debian's adduser, deb-systemd-helper and dpkg are failing stubs in these roots.
 #
 # usage: rpm-cycle.sh --root suse156|rhel9 --family LABEL --dist DIR --dist-new DIR
-#          [--tool zypper|rpm] [--instances "gnuhealth"] [--backend wsgid|uwsgi]
+#          [--tool zypper|rpm] [--instances "gnuhealth"] [--backend wsgid|uwsgi] [--tag "suse rpm"]
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ROOT_NAME="" LABEL="" DIST="" DIST_NEW="" TOOL=zypper INSTANCES="gnuhealth" BACKEND=wsgid
+ROOT_NAME="" LABEL="" DIST="" DIST_NEW="" TOOL=zypper INSTANCES="gnuhealth" BACKEND=wsgid TAG=""
 while [ $# -gt 0 ]; do
   case $1 in
     --root) ROOT_NAME=$2; shift 2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     --tool) TOOL=$2; shift 2 ;;
     --instances) INSTANCES=$2; shift 2 ;;
     --backend) BACKEND=$2; shift 2 ;;
+    --tag) TAG=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,8 +47,11 @@ no_alien() { grep -v 'use Alien' || true; }
 rpm_r() { rpm --root "$R" --dbpath "$DBPATH" "$@"; }
 zyp() { zypper --root "$R" --non-interactive --no-color "$@"; }
 rpms_of() { # rpms_of DIR: our rpm files of one version
-  local p
-  for p in "${PKGS[@]}"; do pick_file "$1" "${p}-[0-9]*.rpm"; done
+  local p f
+  for p in "${PKGS[@]}"; do
+    f=$(pick_file "$1" "${p}-[0-9]*.rpm" "$TAG") || return 1
+    echo "$f"
+  done
 }
 ini_of() { echo "$R/etc/wsgid/$1.ini"; }
 wants_link() { echo "$R/etc/systemd/system/multi-user.target.wants/$1-wsgi.service"; }
@@ -58,9 +62,11 @@ do_prepare() {
   # rpm runs scriptlets with its own PATH: wrap the real systemctl in place.
   standin_wrap /usr/bin/systemctl
   mkdir -p "$REPO_DIR" "$WORK/v1" "$WORK/v2"
-  local f
-  for f in $(rpms_of "$DIST"); do cp "$f" "$WORK/v1/"; done
-  for f in $(rpms_of "$DIST_NEW"); do cp "$f" "$WORK/v2/"; done
+  local f list
+  list=$(rpms_of "$DIST")
+  for f in $list; do cp "$f" "$WORK/v1/"; done
+  list=$(rpms_of "$DIST_NEW")
+  for f in $list; do cp "$f" "$WORK/v2/"; done
   # shellcheck disable=SC2046
   bash "$INSTALL_HERE/rpm-standins.sh" "$REPO_DIR" "$WORK"/v1/*.rpm "$WORK"/v2/*.rpm
   cp "$WORK"/v1/*.rpm "$REPO_DIR/"

@@ -109,6 +109,10 @@ do_start_app() {
   sdir=$(unit_key StateDirectory | awk '{print $1}')
   echo "  installed unit: ExecStart=$exec_start User=$user Group=$group RuntimeDirectory=$rdir StateDirectory=$sdir"
   expect "unit names ExecStart, User and Group" test -n "$exec_start" -a -n "$user" -a -n "$group"
+  local cond
+  for cond in $(unit_key ConditionPathExists | sed 's/^!//'); do
+    expect "ConditionPathExists=$cond holds in the root (else systemd would skip the start)" test -e "$R$cond"
+  done
   # What systemd would create for the service.
   if [ -n "$rdir" ]; then install -d -m 0755 "$R/run/$rdir"; chroot "$R" chown "$user:$group" "/run/$rdir"; fi
   if [ -n "$sdir" ]; then install -d -m 0755 "$R/var/lib/$sdir"; chroot "$R" chown "$user:$group" "/var/lib/$sdir"; fi
@@ -121,8 +125,10 @@ do_start_app() {
     >"$WORK/app.log" 2>&1 &
   PGIDS+=("$!")
   # Stopped with the unit's KillSignal= (uWSGI's master reloads on SIGTERM).
-  SIGS+=("$(unit_key KillSignal | sed 's/^SIG//; s/^$/TERM/')")
-  echo "  stop signal: ${SIGS[-1]}"
+  local sig
+  sig=$(unit_key KillSignal | sed 's/^SIG//')
+  SIGS+=("${sig:-TERM}")
+  echo "  stop signal: ${SIGS[-1]} (the unit's KillSignal=, default SIGTERM)"
   local sock=/run/$I-wsgi/$I.sock n
   for ((n = 0; n < 300; n++)); do
     [ -S "$R$sock" ] && break
@@ -177,6 +183,12 @@ do_request() {
 }
 
 do_stop() {
+  # The app first, with the unit's KillSignal=: it must exit by itself (systemd's
+  # TimeoutStopSec would SIGKILL it otherwise; 10 s here).
+  local g=${PGIDS[0]} n
+  kill -"${SIGS[0]}" -- "-$g"
+  for ((n = 0; n < 100; n++)); do kill -0 -- "-$g" 2>/dev/null || break; sleep 0.1; done
+  expect "the server exited on SIG${SIGS[0]} within 10 s" sh -c "! kill -0 -- -$g 2>/dev/null"
   stop_all
   expect "no process of the root left" sh -c "! ls -l /proc/[0-9]*/root 2>/dev/null | grep -q ' -> $R\$'"
 }
