@@ -153,6 +153,8 @@ check_installed() { # check_installed STEP VERSION-DIR
     expect "ini /etc/wsgid/$i.ini in place" test -f "$(ini_of "$i")"
     expect "ini is a conffile of $i-$BACKEND" sh -c "chroot '$R' dpkg-query -W -f='\${Conffiles}' $i-$BACKEND | grep -q ' /etc/wsgid/$i.ini '"
     expect "unit runs as User=$i" grep -qx "User=$i" "$u"
+    # shellcheck disable=SC2016
+    chroot "$R" dpkg-query -W -f='${Conffiles}\n' "$i-$BACKEND" | awk 'NF { print $1 }' >>"$WORK/conffiles"
     st=$(sed -n 's/^StateDirectory=//p' "$u" | awk '{print $1}')
     [ -z "$st" ] || echo "$st" >"$WORK/statedir-$i"
     if [ -z "$MIGRATION" ] || [ "$i" != gnuhealth ]; then
@@ -272,6 +274,12 @@ postrm: deb-systemd-helper purge @U@
 CALLS
   done
   expect "group $GROUP kept" in_r getent group "$GROUP"
+  local c left=""
+  while read -r c; do
+    for f in "$R$c" "$R$c.dpkg-dist" "$R$c.dpkg-old" "$R$c.dpkg-new"; do [ ! -e "$f" ] || left="$left ${f#"$R"}"; done
+  done < <(sort -u "$WORK/conffiles")
+  echo "  conffiles of ours: $(sort -u "$WORK/conffiles" | tr '\n' ' ')"
+  expect "purge left none of our conffiles (nor .dpkg-dist/-old/-new)${left:+: left$left}" test -z "$left"
 }
 
 do_migration_checks() {
