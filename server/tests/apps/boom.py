@@ -43,7 +43,10 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(os.getpid()).encode()]
     if path == "/sleep":
+        import sys
         import time
+        sys.stderr.write("SLEEP START %s\n" % environ.get("QUERY_STRING"))
+        sys.stderr.flush()
         time.sleep(float(environ.get("QUERY_STRING") or "5"))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"slept"]

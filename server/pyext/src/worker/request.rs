@@ -207,7 +207,6 @@ fn read_uwsgi(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, Re
     let mut content_length: u64 = 0;
     let mut https = false;
     let mut remote_addr = String::new();
-    let mut has_script_name = false;
     for (k, v) in pairs {
         let key = String::from_utf8_lossy(k).into_owned();
         if key.starts_with("UWSGI_") {
@@ -230,14 +229,12 @@ fn read_uwsgi(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, Re
             }
             "HTTPS" => https = matches!(v, b"on" | b"1" | b"ON" | b"On"),
             "REMOTE_ADDR" => remote_addr = String::from_utf8_lossy(v).into_owned(),
-            "SCRIPT_NAME" => has_script_name = true,
             _ => {}
         }
         vars.push((key, v.to_vec()));
     }
-    if !has_script_name {
-        vars.push(("SCRIPT_NAME".into(), Vec::new()));
-    }
+    // Like uWSGI, no SCRIPT_NAME is added when nginx sends none (PEP 3333 allows
+    // omitting empty CGI variables).
     conn.consume(total);
     if method.is_empty() {
         method = "GET".into();
