@@ -108,7 +108,10 @@ fn bodies_magic_vars_and_limits() {
         text.contains("\"wsgi.url_scheme\": [\"str\", \"https\"]"),
         "{text}"
     );
-    assert!(!text.contains("SCRIPT_NAME"), "not added when nginx sends none, as uWSGI: {text}");
+    assert!(
+        !text.contains("SCRIPT_NAME"),
+        "not added when nginx sends none, as uWSGI: {text}"
+    );
     assert!(
         !text.contains("UWSGI_"),
         "magic vars reached the app: {text}"
