@@ -131,7 +131,7 @@ UNIT
   in_r getent group "$GROUP" | cut -d: -f1-3 >"$WORK/seed.group"
 }
 
-check_installed() { # check_installed STEP VERSION-DIR
+check_installed() { # check_installed STEP [disabled]: "disabled" when the admin disabled the unit
   local i p u ud st
   for p in "${PKGS[@]}"; do
     expect "$p is installed" sh -c "chroot '$R' dpkg-query -W -f='\${Status}' $p | grep -qx 'install ok installed'"
@@ -148,8 +148,12 @@ check_installed() { # check_installed STEP VERSION-DIR
     ud=$(unit_dir_of "$i") || { echo "  CHECK FAILED: no unit $i-wsgi.service installed"; return 1; }
     u=$R$ud/$i-wsgi.service
     echo "  unit: $ud/$i-wsgi.service"
-    expect "unit enabled (multi-user.target.wants symlink)" test -L "$(wants_link "$i")"
-    expect "enable symlink resolves to the unit" test "$(readlink "$(wants_link "$i")")" = "$ud/$i-wsgi.service"
+    if [ "${2:-}" = disabled ]; then
+      expect "the admin's disable survived (no multi-user.target.wants symlink)" test ! -L "$(wants_link "$i")"
+    else
+      expect "unit enabled (multi-user.target.wants symlink)" test -L "$(wants_link "$i")"
+      expect "enable symlink resolves to the unit" test "$(readlink "$(wants_link "$i")")" = "$ud/$i-wsgi.service"
+    fi
     expect "ini /etc/wsgid/$i.ini in place" test -f "$(ini_of "$i")"
     expect "ini is a conffile of $i-$BACKEND" sh -c "chroot '$R' dpkg-query -W -f='\${Conffiles}' $i-$BACKEND | grep -q ' /etc/wsgid/$i.ini '"
     expect "unit runs as User=$i" grep -qx "User=$i" "$u"
@@ -197,14 +201,31 @@ CALLS
 }
 
 do_reinstall() {
+  # The admin disabled the unit (removing the wants symlink is what "systemctl disable"
+  # does; no systemd runs here): a reinstall must keep it disabled (debhelper's was-enabled ->
+  # update-state path), then the admin enables it again.
   local f i debs
+  local links=()
+  for i in "${INST[@]}"; do links+=("$(readlink "$(wants_link "$i")")"); rm "$(wants_link "$i")"; done
+  calls_take >/dev/null
   debs=$(debs_of v1)
   # shellcheck disable=SC2086
   apt_r install --reinstall $debs
   record_calls reinstall
   f=$WORK/calls-reinstall
+  check_installed reinstall disabled
+  for i in "${INST[@]}"; do
+    expect_calls reinstall "$f" "$i" <<'CALLS'
+postinst: deb-systemd-helper --quiet was-enabled @U@
+postinst: deb-systemd-helper update-state @U@
+postinst: systemctl --system daemon-reload
+postinst: deb-systemd-invoke restart @U@
+CALLS
+  done
+  local n=0
+  for i in "${INST[@]}"; do ln -s "${links[$n]}" "$(wants_link "$i")"; n=$((n + 1)); done
+  calls_take >/dev/null
   check_installed reinstall
-  for i in "${INST[@]}"; do restart_calls | expect_calls reinstall "$f" "$i"; done
 }
 
 do_upgrade() {
@@ -263,7 +284,7 @@ do_purge() {
     expect "no config of ours left (/etc/wsgid/$i.ini*)" sh -c "! ls '$R'/etc/wsgid/$i.ini* 2>/dev/null"
     expect "enable symlink gone" sh -c "! test -L '$(wants_link "$i")'"
     expect "no deb-systemd-helper state left" sh -c "! grep -rqs '$i-wsgi' '$R/var/lib/systemd/deb-systemd-helper-enabled'"
-    expect "account $i kept" in_r getent passwd "$i"
+    expect "account $i kept" in_r getent passwd "$i" >/dev/null
     expect "app data kept (/opt/$i)" test -f "$R/opt/$i/keep-me"
     if [ -f "$WORK/statedir-$i" ]; then
       st=$(cat "$WORK/statedir-$i")
@@ -273,7 +294,7 @@ do_purge() {
 postrm: deb-systemd-helper purge @U@
 CALLS
   done
-  expect "group $GROUP kept" in_r getent group "$GROUP"
+  expect "group $GROUP kept" in_r getent group "$GROUP" >/dev/null
   local c left=""
   while read -r c; do
     for f in "$R$c" "$R$c.dpkg-dist" "$R$c.dpkg-old" "$R$c.dpkg-new"; do [ ! -e "$f" ] || left="$left ${f#"$R"}"; done

@@ -85,7 +85,7 @@ record_calls() {
   sed 's/^/  call: /' "$WORK/calls-$1"
 }
 
-check_common() { # check_common WEB_USER_EXPECTED(yes|no)
+check_common() { # check_common WEB_USER_EXPECTED(yes|no) [disabled]
   local i p
   for p in "${PKGS[@]}"; do expect "$p installed" rpm_r -q "$p" >/dev/null; done
   if [ "$BACKEND" = wsgid ]; then
@@ -100,7 +100,11 @@ check_common() { # check_common WEB_USER_EXPECTED(yes|no)
     expect "unit in $UNITDIR" test -f "$R$UNITDIR/$i-wsgi.service"
     expect "ini /etc/wsgid/$i.ini in place" test -f "$(ini_of "$i")"
     expect "ini is %config(noreplace)" sh -c "rpm --root '$R' --dbpath $DBPATH -q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' $i-$BACKEND | grep -q '^cn /etc/wsgid/$i.ini\$'"
-    expect "enabled through the vendor preset (is-enabled: $(is_enabled "$i"))" test "$(is_enabled "$i")" = enabled
+    if [ "${2:-}" = disabled ]; then
+      expect "the admin's disable survived (is-enabled: $(is_enabled "$i"))" test "$(is_enabled "$i")" = disabled
+    else
+      expect "enabled through the vendor preset (is-enabled: $(is_enabled "$i"))" test "$(is_enabled "$i")" = enabled
+    fi
     expect "a vendor preset file names the unit" sh -c "grep -rqs 'enable $i-wsgi.service' '$R/usr/lib/systemd/system-preset'"
   done
   if [ "$1" = yes ]; then
@@ -123,15 +127,28 @@ do_install() {
 do_nginx() {
   if [ "$TOOL" = zypper ]; then zyp install nginx; else rpm_r -Uvh "$REPO_DIR"/nginx-*.rpm 2>&1 | no_alien; fi
   record_calls nginx
-  expect "$WEB_USER created by the nginx package" chroot "$R" getent passwd "$WEB_USER"
+  expect "$WEB_USER created by the nginx package" chroot "$R" getent passwd "$WEB_USER" >/dev/null
   check_common yes
   expect "%triggerin -- nginx is declared" sh -c "rpm --root '$R' --dbpath $DBPATH -q --triggers ${PKGS[-1]} | grep -q 'triggerin.*nginx'"
 }
 
+# The admin's choice: systemctl disable before a reinstall/upgrade must survive it
+# (presets apply on first install only: %service_add_post, %systemd_post "$1 -eq 1").
+admin_disable() {
+  local i
+  for i in "${INST[@]}"; do chroot "$R" /usr/bin/systemctl.real disable "$i-wsgi.service" 2>&1 | sed 's/^/  admin: /'; done
+}
+admin_enable() {
+  local i
+  for i in "${INST[@]}"; do chroot "$R" /usr/bin/systemctl.real enable "$i-wsgi.service" 2>&1 | sed 's/^/  admin: /'; done
+}
+
 do_reinstall() {
+  admin_disable
   if [ "$TOOL" = zypper ]; then zyp install -f "${PKGS[@]}"; else rpm_r -Uvh --replacepkgs "$WORK"/v1/*.rpm 2>&1 | no_alien; fi
   record_calls reinstall
-  check_common yes
+  check_common yes disabled
+  admin_enable
 }
 
 do_upgrade() {
@@ -141,6 +158,7 @@ do_upgrade() {
     cp "$(ini_of "$i")" "$WORK/edited-$i.ini"
   done
   old=$(rpm_r -q --qf '%{VERSION}-%{RELEASE}' "${PKGS[0]}")
+  admin_disable
   if [ "$TOOL" = zypper ]; then
     cp "$WORK"/v2/*.rpm "$REPO_DIR/"
     createrepo_c -q --update "$REPO_DIR"
@@ -153,6 +171,8 @@ do_upgrade() {
   new=$(rpm_r -q --qf '%{VERSION}-%{RELEASE}' "${PKGS[0]}")
   echo "  version: $old -> $new"
   expect "version changed" test "$old" != "$new"
+  check_common yes disabled
+  admin_enable
   check_common yes
   for i in "${INST[@]}"; do
     expect "edited ini kept" cmp -s "$WORK/edited-$i.ini" "$(ini_of "$i")"
@@ -169,7 +189,7 @@ do_remove() {
     expect "unit file gone" test ! -e "$R$UNITDIR/$i-wsgi.service"
     expect "not enabled any more (no wants symlink)" test ! -L "$(wants_link "$i")"
     expect "vendor preset gone" sh -c "! grep -rqs '$i-wsgi.service' '$R/usr/lib/systemd/system-preset'"
-    expect "account $i kept" chroot "$R" getent passwd "$i"
+    expect "account $i kept" chroot "$R" getent passwd "$i" >/dev/null
     expect "app data kept" test -f "$R/opt/$i/keep-me"
     echo "  left in /etc/wsgid (rpm keeps modified config as .rpmsave/.rpmnew):" \
       "$(cd "$R/etc" && find wsgid -type f 2>/dev/null | tr '\n' ' ')"
