@@ -240,3 +240,93 @@ fn same_environ_and_responses_as_uwsgi() {
     );
     assert!(compared_envs >= 8, "only {compared_envs} environs compared");
 }
+
+/// wsgid's effective value(s) for an option, in uWSGI's `--get` spelling; None when the
+/// option has no effective value to compare (see `ini_files_resolve_like_uwsgi`).
+fn effective(cfg: &wsgid::config::Config, name: &str) -> Option<Vec<String>> {
+    use wsgid::config::{AppSpec, Proto};
+    let socks = |p: Proto| {
+        cfg.sockets
+            .iter()
+            .filter(|s| s.proto == p)
+            .map(|s| s.text.clone())
+            .collect()
+    };
+    Some(match name {
+        "socket" => socks(Proto::Uwsgi),
+        "http-socket" => socks(Proto::Http),
+        "chown-socket" => vec![cfg.chown_socket.clone()?],
+        "chmod-socket" => vec![format!("{:o}", cfg.chmod_socket?)],
+        "socket-timeout" => vec![cfg.socket_timeout.to_string()],
+        "processes" => vec![cfg.processes.to_string()],
+        "threads" => vec![cfg.threads.to_string()],
+        // uWSGI's --get prints only the first value of a repeated option.
+        "env" => vec![cfg.env.first().map(|(k, v)| format!("{k}={v}"))?],
+        "chdir" => vec![cfg.chdir.as_ref()?.display().to_string()],
+        "venv" | "home" | "virtualenv" => vec![cfg.home.as_ref()?.display().to_string()],
+        "stats" => vec![cfg.stats.clone()?],
+        "module" | "wsgi" => match &cfg.app {
+            AppSpec::Module { module, callable } => vec![format!("{module}:{callable}")],
+            AppSpec::File { .. } => return None,
+        },
+        "callable" => match &cfg.app {
+            AppSpec::Module { callable, .. } | AppSpec::File { callable, .. } => {
+                vec![callable.clone()]
+            }
+        },
+        _ => return None,
+    })
+}
+
+/// The real ini files resolve to the values uWSGI reports (`uwsgi --ini F --get OPT`).
+/// Not compared: `plugins` (ignored by wsgid: it is its own python3 plugin) and
+/// `wsgi-file` when `module` is set (module wins in both servers; the file is unused).
+#[test]
+fn ini_files_resolve_like_uwsgi() {
+    let uwsgi = tool("uwsgi");
+    for file in [
+        "gnuhealth-5.0.4-uwsgi_trytond.ini",
+        "debian-tryton-server-uwsgi-6.0.29.ini",
+    ] {
+        let path = ini_dir().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let entries = wsgid::config::ini::parse_ini(&text, &path, "uwsgi", &|_| None, "h").unwrap();
+        let raw: Vec<wsgid::config::RawEntry> = entries
+            .iter()
+            .map(|e| wsgid::config::RawEntry {
+                name: e.key.clone(),
+                value: e.value.clone(),
+                origin: e.origin.clone(),
+            })
+            .collect();
+        let cfg = wsgid::config::resolve(&raw).unwrap();
+        let mut compared = 0;
+        let mut names: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        names.dedup();
+        for name in names {
+            if name == "plugins" || name == "wsgi-file" {
+                continue;
+            }
+            let ours = effective(&cfg, name)
+                .unwrap_or_else(|| panic!("{file}: no comparison for `{name}`"));
+            let out = std::process::Command::new(&uwsgi)
+                .arg("--ini")
+                .arg(&path)
+                .args(["--get", name])
+                .output()
+                .unwrap();
+            let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect();
+            let ours_cmp: Vec<String> = if name == "env" {
+                ours
+            } else {
+                ours.into_iter().take(theirs.len().max(1)).collect()
+            };
+            assert_eq!(ours_cmp, theirs, "{file}: option {name}");
+            compared += 1;
+        }
+        assert!(compared >= 6, "{file}: only {compared} options compared");
+    }
+}
