@@ -326,3 +326,51 @@ fn malformed_requests_are_refused_and_logged() {
     let mut p = p;
     p.wait_log("HTTP request refused");
 }
+
+#[test]
+fn idle_keep_alive_connections_close_after_socket_timeout() {
+    let dir = TempDir::new("idle");
+    let (_p, port) = server(&dir, "hello", &["--socket-timeout", "1"]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(read_response(&mut s, &mut buf, false).status, 200);
+    let start = std::time::Instant::now();
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut rest).unwrap();
+    assert!(rest.is_empty());
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "idle connection held {took:?}"
+    );
+}
+
+#[test]
+fn slow_client_does_not_hold_the_worker_past_socket_timeout() {
+    let dir = TempDir::new("slow");
+    let (mut p, port) = server(
+        &dir,
+        "hello",
+        &["--socket-timeout", "1", "--processes", "1"],
+    );
+    // A client trickling its request head, one byte every 200 ms.
+    let slow = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if s.write_all(b"X").is_err() {
+                break;
+            }
+        }
+        start.elapsed()
+    });
+    p.wait_log("request head not received within socket-timeout");
+    // The only worker serves again.
+    assert_eq!(http_get(port, "/").status, 200);
+    let held = slow.join().unwrap();
+    assert!(held < std::time::Duration::from_secs(5), "{held:?}");
+}

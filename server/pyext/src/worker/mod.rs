@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use wsgid::config::{Config, Proto};
@@ -155,11 +155,21 @@ impl Worker {
                 LISTEN_BASE + i as u64,
             );
         }
-        let mut conns: HashMap<RawFd, Conn> = HashMap::new();
+        // Kept-alive connections owned by this thread, with their last activity.
+        let mut conns: HashMap<RawFd, (Conn, Instant)> = HashMap::new();
+        let idle_limit = Duration::from_secs(self.cfg.socket_timeout.max(1));
+        let mut last_sweep = Instant::now();
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 64];
         while !STOP.load(Ordering::Relaxed) {
+            if !conns.is_empty() && last_sweep.elapsed() >= Duration::from_secs(1) {
+                // Idle keep-alive connections are closed after socket-timeout.
+                last_sweep = Instant::now();
+                conns.retain(|_, (_, at)| at.elapsed() < idle_limit);
+            }
+            let wait_ms = if conns.is_empty() { -1 } else { 1000 };
             // SAFETY: events is a live buffer of the given length.
-            let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, -1) };
+            let n =
+                unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, wait_ms) };
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -182,7 +192,7 @@ impl Worker {
                         Ok(Some(c)) => {
                             if let Some(c) = self.serve(c, core) {
                                 add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
-                                conns.insert(c.fd(), c);
+                                conns.insert(c.fd(), (c, Instant::now()));
                             }
                         }
                         Ok(None) => {}
@@ -191,10 +201,10 @@ impl Worker {
                     continue;
                 }
                 let fd = data as RawFd;
-                if let Some(c) = conns.remove(&fd) {
+                if let Some((c, _)) = conns.remove(&fd) {
                     match self.serve(c, core) {
                         Some(c) => {
-                            conns.insert(fd, c);
+                            conns.insert(fd, (c, Instant::now()));
                         }
                         None => {
                             // Closed (the fd left epoll when it was closed).
@@ -225,7 +235,11 @@ impl Worker {
                 }
             }
             let started = Instant::now();
-            let req = match request::read(&mut c, self.cfg.buffer_size) {
+            let req = match request::read(
+                &mut c,
+                self.cfg.buffer_size,
+                Duration::from_secs(self.cfg.socket_timeout.max(1)),
+            ) {
                 Ok(Some(r)) => r,
                 Ok(None) => return None,
                 Err(e) => {

@@ -3,6 +3,7 @@
 //! framing. Parsing itself is in `wsgid::proto`.
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use wsgid::config::Proto;
 use wsgid::proto::{http, uwsgi};
@@ -60,15 +61,28 @@ pub fn head_buffered(conn: &Conn, buffer_size: usize) -> bool {
     }
 }
 
-/// Reads a request head; `Ok(None)` when the peer closed before sending a byte.
-pub fn read(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, ReadError> {
+/// Reads a request head; `Ok(None)` when the peer closed before sending a byte. The
+/// whole head must arrive within `timeout` (a client trickling bytes cannot hold a
+/// handler thread longer).
+pub fn read(
+    conn: &mut Conn,
+    buffer_size: usize,
+    timeout: Duration,
+) -> Result<Option<Request>, ReadError> {
+    let deadline = Instant::now() + timeout;
     match conn.proto {
-        Proto::Http => read_http(conn, buffer_size),
-        Proto::Uwsgi => read_uwsgi(conn, buffer_size),
+        Proto::Http => read_http(conn, buffer_size, deadline),
+        Proto::Uwsgi => read_uwsgi(conn, buffer_size, deadline),
     }
 }
 
-fn fill(conn: &mut Conn) -> Result<bool, ReadError> {
+fn fill(conn: &mut Conn, deadline: Instant) -> Result<bool, ReadError> {
+    if Instant::now() > deadline {
+        return Err(ReadError::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "request head not received within socket-timeout",
+        )));
+    }
     let had = conn.available().len();
     let n = conn.read_more()?;
     if n == 0 {
@@ -81,12 +95,16 @@ fn fill(conn: &mut Conn) -> Result<bool, ReadError> {
     Ok(true)
 }
 
-fn read_http(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, ReadError> {
+fn read_http(
+    conn: &mut Conn,
+    buffer_size: usize,
+    deadline: Instant,
+) -> Result<Option<Request>, ReadError> {
     let (head, used) = loop {
         if let Some(x) = http::parse_head(conn.available(), buffer_size)? {
             break x;
         }
-        if !fill(conn)? {
+        if !fill(conn, deadline)? {
             return Ok(None);
         }
     };
@@ -183,9 +201,13 @@ fn read_http(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, Rea
     }))
 }
 
-fn read_uwsgi(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, ReadError> {
+fn read_uwsgi(
+    conn: &mut Conn,
+    buffer_size: usize,
+    deadline: Instant,
+) -> Result<Option<Request>, ReadError> {
     while conn.available().len() < 4 {
-        if !fill(conn)? {
+        if !fill(conn, deadline)? {
             return Ok(None);
         }
     }
@@ -194,7 +216,7 @@ fn read_uwsgi(conn: &mut Conn, buffer_size: usize) -> Result<Option<Request>, Re
     uwsgi::check_header(&h, buffer_size)?;
     let total = 4 + h.datasize as usize;
     while conn.available().len() < total {
-        if !fill(conn)? {
+        if !fill(conn, deadline)? {
             return Err(ReadError::Truncated);
         }
     }
