@@ -374,3 +374,53 @@ fn slow_client_does_not_hold_the_worker_past_socket_timeout() {
     let held = slow.join().unwrap();
     assert!(held < std::time::Duration::from_secs(5), "{held:?}");
 }
+
+#[test]
+fn wsgi_file_without_py_suffix_and_callable() {
+    let dir = TempDir::new("wsgifile");
+    let script = dir.join("myapp-script");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env python3\ndef app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [__name__.encode()]\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let s = script.display().to_string();
+    let _p = start_wsgid(
+        &dir,
+        &[
+            "--http-socket",
+            &addr,
+            "--wsgi-file",
+            &s,
+            "--callable",
+            "app",
+        ],
+    );
+    let body = http_get(port, "/").text();
+    assert!(body.starts_with("uwsgi_file_"), "{body}");
+}
+
+#[test]
+fn ini_file_with_section_placeholders_and_lazy_apps() {
+    let dir = TempDir::new("inifile");
+    let port = free_port();
+    let ini = dir.join("site.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[other]\nprocesses = 9\n[uwsgi]\n; a comment\nbase = {apps}\nhttp-socket = 127.0.0.1:{port}\npythonpath = %(base)\nmodule = environ_dump\nlazy-apps = true\nmaster\nprocesses = 2\nthreads = 2\nenv = WSGID_T1=one\nenv = WSGID_T2=%d\nplugins = python3\n",
+            apps = apps_dir().display()
+        ),
+    )
+    .unwrap();
+    let _p = start_wsgid(&dir, &["--ini", &format!("{}:uwsgi", ini.display())]);
+    let r = http_get(port, "/");
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["wsgi.multiprocess"][1], "True");
+    assert_eq!(v["wsgi.multithread"][1], "True");
+    // env is set for the process (os.environ), not in the WSGI environ.
+    assert!(v.get("WSGID_T1").is_none());
+}

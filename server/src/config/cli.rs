@@ -95,6 +95,11 @@ pub fn parse_args(
                     source: e,
                 })?;
                 for e in parse_ini(&text, &path, section, env, host)? {
+                    // uWSGI: a key that is no option but is used as `%(key)` defines a
+                    // custom placeholder. Any other unknown key stays an error.
+                    if lookup(&e.key).is_none() && text.contains(&format!("%({})", e.key)) {
+                        continue;
+                    }
                     inv.entries.push(RawEntry {
                         name: e.key,
                         value: e.value,
@@ -168,7 +173,10 @@ mod tests {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let read = |p: &Path| {
             if p == Path::new("/cwd/a.ini") {
-                Ok("[uwsgi]\nprocesses = 3\n[other]\nprocesses = 7\n".to_string())
+                Ok(
+                    "[uwsgi]\nprocesses = 3\n[other]\nprocesses = 7\nbase = /x\nchdir = %(base)\n"
+                        .to_string(),
+                )
             } else {
                 Err(std::io::Error::from(std::io::ErrorKind::NotFound))
             }
@@ -216,6 +224,10 @@ mod tests {
     fn sections_and_bare_ini() {
         let inv = run(&["a.ini:other"]).unwrap();
         assert_eq!(inv.entries[0].value, "7");
+        // `base` only defines a placeholder: not an option entry.
+        assert_eq!(inv.entries[1].name, "chdir");
+        assert_eq!(inv.entries[1].value, "/x");
+        assert_eq!(inv.entries.len(), 2);
         assert_eq!(split_ini_arg("/x/y.ini"), ("/x/y.ini", "uwsgi"));
         assert_eq!(split_ini_arg("/x:y/z.ini"), ("/x:y/z.ini", "uwsgi"));
     }
