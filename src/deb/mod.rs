@@ -27,7 +27,14 @@ fn append<W: Write>(
     mtime: u64,
 ) -> std::io::Result<()> {
     let mut h = tar::Header::new_gnu();
-    h.set_path(path)?;
+    // Raw name with dpkg-deb's `./` prefix (the tar crate's set_path drops `.`).
+    let name = &mut h.as_gnu_mut().expect("gnu header").name;
+    if path.len() >= name.len() {
+        return Err(std::io::Error::other(format!(
+            "path too long for a tar header: {path}"
+        )));
+    }
+    name[..path.len()].copy_from_slice(path.as_bytes());
     h.set_mode(mode);
     h.set_uid(0);
     h.set_gid(0);
