@@ -20,7 +20,9 @@ do_rpm_deps() {
   local rpms=("$DIST"/*.rpm)
   shopt -u nullglob
   expect "rpms in $DIST" test "${#rpms[@]}" -gt 0
-  ours=$(for r in "${rpms[@]}"; do rpm -qp --qf '%{NAME}\n' "$r" 2>/dev/null; done | sort -u)
+  # Names and capabilities our own rpms provide (user(), group() from sysusers, config()).
+  ours=$(for r in "${rpms[@]}"; do rpm -qp --qf '%{NAME}\n' "$r"; rpm -qp --provides "$r"; done 2>/dev/null |
+    awk '{ print $1 }' | sort -u)
   while read -r n; do
     [ -n "$n" ] || continue
     count=$((count + 1))

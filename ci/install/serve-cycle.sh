@@ -91,6 +91,30 @@ do_database() {
     printf '[database]\nuri = sqlite://\npath = /opt/%s/db\n' "$I" >"$R$conf"
   fi
   chroot "$R" chown "$user" "/opt/$I/db"
+  # The app's logging config, as a GNU Health install provides it (to stderr: journal).
+  local logconf
+  logconf=$(service_env | sed -n 's/^TRYTOND_LOGGING_CONFIG=//p' | tail -n1)
+  if [ -n "$logconf" ] && [ ! -f "$R$logconf" ]; then
+    echo "  trytond logging config: $logconf"
+    mkdir -p "$R$(dirname "$logconf")"
+    cat >"$R$logconf" <<'LOG'
+[formatters]
+keys=simple
+[handlers]
+keys=stderr
+[loggers]
+keys=root
+[formatter_simple]
+format=%(asctime)s %(levelname)s %(name)s %(message)s
+[handler_stderr]
+class=StreamHandler
+formatter=simple
+args=(sys.stderr,)
+[logger_root]
+level=WARNING
+handlers=stderr
+LOG
+  fi
   echo admin >"$R/opt/$I/db/.passfile"
   # Real steps as the app user (runuser, as the maintainer scripts drop privileges);
   # trytond's SQLite backend opens an existing file only.
