@@ -80,7 +80,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => {
             let project = Project::load(&cli.root)?;
-            let out = if out.is_absolute() {
+            let out = if out.is_absolute() || cli.root == std::path::Path::new(".") {
                 out
             } else {
                 cli.root.join(out)
