@@ -424,3 +424,25 @@ fn ini_file_with_section_placeholders_and_lazy_apps() {
     // env is set for the process (os.environ), not in the WSGI environ.
     assert!(v.get("WSGID_T1").is_none());
 }
+
+#[test]
+fn silent_client_after_a_partial_head_is_dropped() {
+    let dir = TempDir::new("silent");
+    let (_p, port) = server(
+        &dir,
+        "hello",
+        &["--socket-timeout", "1", "--processes", "1"],
+    );
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let start = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut out);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "held {:?}",
+        start.elapsed()
+    );
+    assert_eq!(http_get(port, "/").status, 200);
+}

@@ -195,7 +195,7 @@ impl Master {
                 return 1;
             }
         };
-        let listeners = self.listeners.iter().map(|l| (l.fd(), l.proto())).collect();
+        let listeners = self.listeners.iter().map(|l| l.info()).collect();
         let w = Arc::new(Worker::new(
             self.cfg.clone(),
             listeners,

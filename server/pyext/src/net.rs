@@ -23,6 +23,21 @@ impl Listener {
     pub fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }
+
+    /// What a worker needs to accept on this listener.
+    pub fn info(&self) -> crate::worker::conn::ListenInfo {
+        let (server_addr, server_port) =
+            match self.socket.local_addr().ok().and_then(|a| a.as_socket()) {
+                Some(a) => (a.ip().to_canonical().to_string(), a.port().to_string()),
+                None => (String::new(), String::new()),
+            };
+        crate::worker::conn::ListenInfo {
+            fd: self.fd(),
+            proto: self.proto(),
+            server_addr,
+            server_port,
+        }
+    }
     pub fn proto(&self) -> Proto {
         self.spec.proto
     }
@@ -52,8 +67,11 @@ fn bind_err(addr: &str) -> impl Fn(std::io::Error) -> BindError + '_ {
     }
 }
 
-/// Binds one address with `listen` as the backlog.
-pub fn bind(addr: &BindAddr, backlog: i32) -> Result<Socket, std::io::Error> {
+/// Binds one address with `listen` as the backlog. Accepted sockets inherit the
+/// `socket-timeout` send/receive timeouts and (TCP) `TCP_NODELAY` from the listener; TCP
+/// listeners use `TCP_DEFER_ACCEPT` (as uWSGI does) so that accept wakes a worker only
+/// when the request has started to arrive.
+pub fn bind(addr: &BindAddr, backlog: i32, timeout_s: u64) -> Result<Socket, std::io::Error> {
     let sock = match addr {
         BindAddr::Unix(path) => {
             if let Ok(md) = std::fs::symlink_metadata(path)
@@ -69,9 +87,27 @@ pub fn bind(addr: &BindAddr, backlog: i32) -> Result<Socket, std::io::Error> {
             let s = Socket::new(Domain::for_address(*sa), Type::STREAM.cloexec(), None)?;
             s.set_reuse_address(true)?;
             s.bind(&(*sa).into())?;
+            s.set_tcp_nodelay(true)?;
+            let secs = timeout_s.clamp(1, i32::MAX as u64) as libc::c_int;
+            // SAFETY: setsockopt on our socket with a live c_int.
+            let r = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_DEFER_ACCEPT,
+                    (&secs as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             s
         }
     };
+    let t = Some(std::time::Duration::from_secs(timeout_s.max(1)));
+    sock.set_read_timeout(t)?;
+    sock.set_write_timeout(t)?;
     sock.listen(backlog)?;
     sock.set_nonblocking(true)?;
     Ok(sock)
@@ -81,7 +117,8 @@ pub fn bind(addr: &BindAddr, backlog: i32) -> Result<Socket, std::io::Error> {
 pub fn bind_all(cfg: &Config) -> Result<Vec<Listener>, BindError> {
     let mut out = Vec::new();
     for spec in &cfg.sockets {
-        let socket = bind(&spec.addr, cfg.listen).map_err(bind_err(&spec.text))?;
+        let socket =
+            bind(&spec.addr, cfg.listen, cfg.socket_timeout).map_err(bind_err(&spec.text))?;
         if let BindAddr::Unix(path) = &spec.addr {
             if let Some(mode) = cfg.chmod_socket {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(

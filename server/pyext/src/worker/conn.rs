@@ -60,15 +60,27 @@ fn sockaddr_text(ss: &libc::sockaddr_storage) -> (String, String) {
     }
 }
 
+/// A listening socket as a worker sees it: descriptor, protocol, local address.
+#[derive(Debug, Clone)]
+pub struct ListenInfo {
+    pub fd: RawFd,
+    pub proto: Proto,
+    /// Local address and port (for SERVER_NAME/SERVER_PORT without a Host header).
+    pub server_addr: String,
+    pub server_port: String,
+}
+
 /// Accepts one connection from a non-blocking listener; `Ok(None)` when none is pending.
-pub fn accept(listen_fd: RawFd, proto: Proto, timeout_s: u64) -> io::Result<Option<Conn>> {
+/// Timeouts (`SO_RCVTIMEO`/`SO_SNDTIMEO`) and `TCP_NODELAY` are inherited from the
+/// listener (Linux copies them to accepted sockets), so no per-connection setsockopt.
+pub fn accept(l: &ListenInfo) -> io::Result<Option<Conn>> {
     // SAFETY: zeroed sockaddr_storage is a valid out-parameter.
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: pointers to live locals with the right sizes.
     let fd = unsafe {
         libc::accept4(
-            listen_fd,
+            l.fd,
             (&mut ss as *mut libc::sockaddr_storage).cast(),
             &mut len,
             libc::SOCK_CLOEXEC,
@@ -85,59 +97,14 @@ pub fn accept(listen_fd: RawFd, proto: Proto, timeout_s: u64) -> io::Result<Opti
     // SAFETY: accept4 returned a new descriptor we now own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let (remote_addr, remote_port) = sockaddr_text(&ss);
-    // SAFETY: as above, for getsockname.
-    let mut ls: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut llen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: live locals; fd is valid.
-    unsafe {
-        libc::getsockname(
-            fd.as_raw_fd(),
-            (&mut ls as *mut libc::sockaddr_storage).cast(),
-            &mut llen,
-        )
-    };
-    let (server_addr, server_port) = sockaddr_text(&ls);
-    let tcp = matches!(ss.ss_family as i32, libc::AF_INET | libc::AF_INET6);
-    let tv = libc::timeval {
-        tv_sec: timeout_s.max(1) as libc::time_t,
-        tv_usec: 0,
-    };
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt with pointers to live values of the right sizes.
-    unsafe {
-        let sz = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            sz,
-        );
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            sz,
-        );
-        if tcp {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
-    }
     Ok(Some(Conn {
         fd,
-        proto,
+        proto: l.proto,
         peer: Peer {
             remote_addr,
             remote_port,
-            server_addr,
-            server_port,
+            server_addr: l.server_addr.clone(),
+            server_port: l.server_port.clone(),
         },
         buf: Vec::with_capacity(READ_CHUNK),
         pos: 0,

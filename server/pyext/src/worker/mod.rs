@@ -45,7 +45,7 @@ fn request_stop() {
 /// Everything the handler threads of a worker share.
 pub struct Worker {
     pub cfg: Arc<Config>,
-    pub listeners: Vec<(RawFd, Proto)>,
+    pub listeners: Vec<conn::ListenInfo>,
     pub app: Option<Py<PyAny>>,
     pub consts: EnvConsts,
     pub sb: Arc<Scoreboard>,
@@ -88,7 +88,7 @@ pub fn install_signals() -> std::io::Result<RawFd> {
 impl Worker {
     pub fn new(
         cfg: Arc<Config>,
-        listeners: Vec<(RawFd, Proto)>,
+        listeners: Vec<conn::ListenInfo>,
         app: Option<Py<PyAny>>,
         consts: EnvConsts,
         sb: Arc<Scoreboard>,
@@ -148,9 +148,9 @@ impl Worker {
             unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) }
         };
         add(self.wake_r, libc::EPOLLIN as u32, WAKE);
-        for (i, (fd, _)) in self.listeners.iter().enumerate() {
+        for (i, l) in self.listeners.iter().enumerate() {
             add(
-                *fd,
+                l.fd,
                 (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
                 LISTEN_BASE + i as u64,
             );
@@ -187,8 +187,7 @@ impl Worker {
                     continue;
                 }
                 if data >= LISTEN_BASE {
-                    let (lfd, proto) = self.listeners[(data - LISTEN_BASE) as usize];
-                    match conn::accept(lfd, proto, self.cfg.socket_timeout) {
+                    match conn::accept(&self.listeners[(data - LISTEN_BASE) as usize]) {
                         Ok(Some(c)) => {
                             if let Some(c) = self.serve(c, core) {
                                 add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
