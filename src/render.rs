@@ -600,3 +600,32 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     enc.write_all(data).expect("writing to a Vec");
     enc.finish().expect("writing to a Vec")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(1_767_225_600), "Thu, 01 Jan 2026 00:00:00 +0000");
+        assert_eq!(iso_date(951_782_400), "2000-02-29");
+    }
+
+    #[test]
+    fn debian_description_marks_empty_lines() {
+        assert_eq!(deb_description("a\n\nb"), " a\n .\n b");
+    }
+
+    #[test]
+    fn gzip_has_no_timestamp() {
+        let g = gzip(b"x");
+        assert_eq!(&g[4..8], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn spdx_maps_to_dep5() {
+        assert_eq!(dep5_license("GPL-3.0-or-later"), "GPL-3+");
+        assert_eq!(dep5_license("BSD-3-Clause"), "BSD-3-Clause");
+    }
+}

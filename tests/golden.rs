@@ -127,3 +127,47 @@ fn every_generated_file_starts_with_the_generated_by_header() {
         }
     }
 }
+
+#[test]
+fn wsgid_units_without_a_venv_name_the_family_python() {
+    let t = project_copy();
+    let p = t.path().join("packaging/thalamus.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replace("venv = \"/opt/thalamus/venv\"\n", "")).unwrap();
+    let project = wsgi_pack::Project::load(t.path()).unwrap();
+    let fams: Vec<String> = ["debian", "suse", "rhel"].map(String::from).to_vec();
+    let jobs = project.select(&fams, &["thalamus".to_string()]).unwrap();
+    let plans = project
+        .plan_jobs(&jobs, EPOCH, false, &wsgi_pack::Silent)
+        .unwrap();
+    for plan in &plans {
+        let unit = plan
+            .files
+            .iter()
+            .find(|f| f.path.ends_with(".service"))
+            .unwrap();
+        let unit = String::from_utf8_lossy(&unit.content);
+        let want = match (plan.family.as_str(), plan.name.ends_with("-wsgid")) {
+            ("suse" | "rhel", true) => Some("Environment=WSGID_PYTHON=/usr/bin/python3.11"),
+            _ => None,
+        };
+        match want {
+            Some(w) => assert!(unit.contains(w), "{} {}:\n{unit}", plan.family, plan.name),
+            None => assert!(
+                !unit.contains("WSGID_PYTHON"),
+                "{} {}:\n{unit}",
+                plan.family,
+                plan.name
+            ),
+        }
+        let cond = if plan.family == "debian" {
+            "/usr/bin/python3"
+        } else {
+            "/usr/bin/python3.11"
+        };
+        assert!(
+            unit.contains(&format!("ConditionPathExists={cond}\n")),
+            "{unit}"
+        );
+    }
+}

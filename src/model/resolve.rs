@@ -551,3 +551,61 @@ pub fn load_family(root: &Path, rel: &Path) -> Result<Family> {
         path: rel.to_path_buf(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_versions_follow_debian_policy() {
+        assert!(valid_package_name("gnuhealth-wsgid"));
+        assert!(!valid_package_name("G"));
+        assert!(!valid_package_name("Thalamus_App"));
+        assert!(valid_version("5.0.4"));
+        assert!(valid_version("1.0~rc1+git2"));
+        assert!(!valid_version("1.0-1"));
+        assert!(!valid_version("v1"));
+        assert!(valid_account_name("_gnuhealth"));
+        assert!(!valid_account_name("Gnuhealth"));
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_key() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            a: u32,
+        }
+        let e = parse_toml::<T>(Path::new("x.toml"), "\n\nb = 1\n").unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("x.toml:3: field `b`"), "{s}");
+    }
+
+    #[test]
+    fn instance_defaults_match_the_seed() {
+        let text = "[package]\nname = \"app\"\nversion = \"1\"\nsummary = \"s\"\ndescription = \"d\"\n[instance]\nmodule = \"m:app\"\n";
+        let dir = std::env::temp_dir().join(format!("wsgi-pack-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.toml"), text).unwrap();
+        let d = load_definition(&dir, Path::new("app.toml")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let Kind::Instance(i) = d.kind else {
+            panic!("not an instance")
+        };
+        assert_eq!(i.backends, vec![Backend::Wsgid]);
+        assert_eq!(i.harakiri, 600);
+        assert_eq!(i.socket_group, "uwsginginx");
+        assert_eq!(i.user, "app");
+        assert_eq!((i.workers_min, i.workers_max), (1, 4));
+        assert_eq!(i.unit, "app-wsgi.service");
+        assert_eq!(
+            i.connection,
+            Connection::Unix {
+                path: "/run/app-wsgi/app.sock".into()
+            }
+        );
+        assert!(i.nginx.read_timeout >= i.harakiri);
+        assert_eq!(d.meta.revision, 1);
+    }
+}

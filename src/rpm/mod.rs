@@ -139,3 +139,18 @@ pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
     package.write(&mut file).map_err(|e| rpm_err(pkg, e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_style_dependencies_become_rpm_ones() {
+        assert_eq!(
+            parse_dep("python3 (>= 3.11)"),
+            Dependency::greater_eq("python3", "3.11")
+        );
+        assert_eq!(parse_dep("wsgid"), Dependency::any("wsgid"));
+        assert_eq!(parse_dep("libc6 (<< 3)"), Dependency::less("libc6", "3"));
+    }
+}
