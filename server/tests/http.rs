@@ -446,3 +446,29 @@ fn silent_client_after_a_partial_head_is_dropped() {
     );
     assert_eq!(http_get(port, "/").status, 200);
 }
+
+#[test]
+fn content_length_is_enforced_on_kept_alive_connections() {
+    let dir = TempDir::new("cl");
+    let (mut p, port) = server(&dir, "boom", &[]);
+    // Too long: cut at Content-Length, the next response on the connection is intact.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET /long HTTP/1.1\r\nHost: x\r\n\r\nGET /write HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(read_response(&mut s, &mut buf, false).body, b"123");
+    assert_eq!(
+        read_response(&mut s, &mut buf, false).text(),
+        "via write, then iterable"
+    );
+    // Too short: the connection is closed so the client sees the truncation.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut all).unwrap();
+    assert!(all.ends_with(b"\r\n\r\n12345"));
+    p.wait_log("response shorter than its Content-Length");
+}

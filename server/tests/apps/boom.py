@@ -38,6 +38,12 @@ def application(environ, start_response):
 
         start_response("200 OK", [("Content-Type", "text/plain")])
         return Body()
+    if path == "/short":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+        return [b"12345"]
+    if path == "/long":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+        return [b"12345"]
     if path == "/pid":
         import os
         start_response("200 OK", [("Content-Type", "text/plain")])

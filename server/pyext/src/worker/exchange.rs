@@ -42,6 +42,9 @@ pub struct Response {
     pub framing: Framing,
     pub body_bytes: u64,
     pub header_bytes: usize,
+    /// The app's Content-Length, when it gave one: never more is sent, and fewer closes
+    /// the connection (the client could not find the end of the body otherwise).
+    pub declared: Option<u64>,
 }
 
 /// One exchange.
@@ -82,6 +85,7 @@ impl Exchange {
                 framing: Framing::Undecided,
                 body_bytes: 0,
                 header_bytes: 0,
+                declared: None,
             },
         }
     }
@@ -217,6 +221,11 @@ impl Exchange {
             .clone()
             .unwrap_or_else(|| "200 OK".to_string());
         let code = self.resp.code;
+        self.resp.declared = self.resp.headers.iter().find_map(|(n, v)| {
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<u64>().ok())
+                .flatten()
+        });
         let has_cl = self
             .resp
             .headers
@@ -312,6 +321,15 @@ impl Exchange {
                     .write_all(&[head_ref, size.as_bytes(), data, b"\r\n"])
             }
             Framing::Chunked => self.conn.write_all(&[head_ref]),
+            Framing::Length => {
+                let room = self
+                    .resp
+                    .declared
+                    .map_or(u64::MAX, |d| d.saturating_sub(self.resp.body_bytes));
+                let data = &data[..(data.len() as u64).min(room) as usize];
+                self.resp.body_bytes += data.len() as u64;
+                self.conn.write_all(&[head_ref, data])
+            }
             _ => {
                 self.resp.body_bytes += data.len() as u64;
                 self.conn.write_all(&[head_ref, data])
@@ -326,6 +344,18 @@ impl Exchange {
         }
         if self.resp.framing == Framing::Chunked {
             self.conn.write_all(&[b"0\r\n\r\n"])?;
+        }
+        if self.resp.framing == Framing::Length
+            && self
+                .resp
+                .declared
+                .is_some_and(|d| d != self.resp.body_bytes)
+        {
+            crate::log::info(&format!(
+                "response shorter than its Content-Length ({} of {:?} bytes): closing the connection",
+                self.resp.body_bytes, self.resp.declared
+            ));
+            self.keep_alive = false;
         }
         Ok(())
     }
