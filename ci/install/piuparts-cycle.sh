@@ -21,7 +21,8 @@ done
 if [ ! -d "$DIST" ] || [ ! -d "$DIST_NEW" ]; then echo "usage: $0 --dist DIR --dist-new DIR" >&2; exit 2; fi
 cycle_start piuparts
 MIRROR=$(debian_mirror)
-BASETGZ=$ROOTS_CACHE/piuparts-bookworm-$(sha256sum "$0" | cut -c1-12).tar.gz
+# Keyed by piuparts' version: the tarball only depends on the suite and the tool.
+BASETGZ=$ROOTS_CACHE/piuparts-bookworm-$(dpkg-query -W -f='${Version}' piuparts).tar.gz
 NEW=()
 
 do_prepare() {
@@ -33,22 +34,21 @@ do_prepare() {
   done
   (cd "$WORK/repo" && apt-ftparchive packages . >Packages && apt-ftparchive release . >Release)
   for p in "$WORK"/new/*.deb; do NEW+=("$p"); done
-  exec {lk}>"$ROOTS_CACHE/piuparts.lock"
-  flock "$lk"
-  if [ ! -f "$BASETGZ" ]; then
-    piuparts -d bookworm -m "$MIRROR" --no-eatmydata -s "$BASETGZ.tmp" --keep-sources-list \
-      --no-upgrade-test "${NEW[@]}" >"$WORK/base.log" 2>&1 || { tail -30 "$WORK/base.log"; return 1; }
-    mv "$BASETGZ.tmp" "$BASETGZ"
-  fi
-  exec {lk}>&-
 }
 
 do_piuparts() {
   # Test 1: install + purge of the new debs; test 2: the previous version from the
-  # local repository (apt), upgraded to the new debs, then purged.
-  piuparts -d bookworm -m "$MIRROR" --no-eatmydata -b "$BASETGZ" \
+  # local repository (apt), upgraded to the new debs, then purged. Without a cached
+  # base tarball this run debootstraps one and saves it (-s) for the next runs.
+  local base=(-b "$BASETGZ") lk
+  exec {lk}>"$ROOTS_CACHE/piuparts.lock"
+  flock "$lk"
+  if [ ! -f "$BASETGZ" ]; then base=(-s "$BASETGZ.tmp"); fi
+  piuparts -d bookworm -m "$MIRROR" --no-eatmydata "${base[@]}" \
     --bindmount "$WORK/repo" --extra-repo "deb [trusted=yes] file://$WORK/repo ./" \
     "${NEW[@]}" >"$WORK/piuparts.log" 2>&1 || { grep -E 'FAIL|ERROR' "$WORK/piuparts.log" | head -40; tail -40 "$WORK/piuparts.log"; return 1; }
+  if [ -f "$BASETGZ.tmp" ]; then mv "$BASETGZ.tmp" "$BASETGZ"; fi
+  exec {lk}>&-
   grep -E 'PASS|upgrad' "$WORK/piuparts.log" | sed 's/^/  /' | tail -12
   expect "piuparts: PASS: All tests." grep -q 'PASS: All tests' "$WORK/piuparts.log"
   expect "the upgrade from the previous version was tested" grep -q "PASS: Installation, upgrade and purging tests" "$WORK/piuparts.log"
