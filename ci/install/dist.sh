@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the packages the install cycles use, once per input: OUT/v1 from the tree as it
-# is, OUT/v2 from a temporary copy whose packaging/*.toml versions are one patch level
+# Builds the packages the install cycles use, once per input: OUT/KEY/v1 from the tree as it
+# is, OUT/KEY/v2 from a temporary copy whose packaging/*.toml versions are one patch level
 # higher (and whose gnuhealth/thalamus harakiri differs by one, so the packaged ini
 # changes and an edited ini must come out as .dpkg-dist/.rpmnew).
 #
 # usage: dist.sh OUT [WSGI_PACK_BINARY]     (binary default: cargo run --release --)
-# Prints OUT. Rebuilds when the binary or packaging/, distros/, templates/ change.
+# Prints OUT/KEY (with v1/ and v2/), KEY = hash of the binary, this script and
+# packaging/, distros/, templates/. A finished KEY directory is never modified, so
+# concurrent test runs with other inputs cannot pull packages away from each other;
+# other KEY directories older than a day are deleted.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$1
@@ -27,11 +30,14 @@ key=$( {
   cat "$0"
   (cd "$REPO" && find packaging distros templates -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum)
 } | sha256sum | cut -c1-16)
-if [ -f "$OUT/.key" ] && [ "$(cat "$OUT/.key")" = "$key" ]; then echo "$OUT"; exit 0; fi
-rm -rf "$OUT/v1" "$OUT/v2" "$OUT/.key"
+find "$OUT" -mindepth 1 -maxdepth 1 -type d ! -name "$key" -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
+DEST=$OUT/$key
+if [ -f "$DEST/.complete" ]; then echo "$DEST"; exit 0; fi
+rm -rf "$DEST"
+mkdir -p "$DEST"
 
 echo "dist: building v1" >&2
-run_builder "$REPO" "$OUT/v1" >&2
+run_builder "$REPO" "$DEST/v1" >&2
 
 echo "dist: building v2 (bumped copy)" >&2
 tree=$(mktemp -d "${TMPDIR:-/var/tmp}/wsgi-pack-v2.XXXXXX")
@@ -49,6 +55,6 @@ for f in "$tree"/packaging/*.toml; do
     { print }' "$f" >"$f.new"
   mv "$f.new" "$f"
 done
-run_builder "$tree" "$OUT/v2" >&2
-echo "$key" >"$OUT/.key"
-echo "$OUT"
+run_builder "$tree" "$DEST/v2" >&2
+touch "$DEST/.complete"
+echo "$DEST"

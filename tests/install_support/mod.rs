@@ -38,19 +38,24 @@ pub fn dist() -> PathBuf {
             return PathBuf::from(dir);
         }
         let out = repo().join("target/install-dist");
-        let status = Command::new("bash")
+        let output = Command::new("bash")
             .arg(repo().join("ci/install/dist.sh"))
             .arg(&out)
             .arg(env!("CARGO_BIN_EXE_wsgi-pack"))
             .current_dir(repo())
-            .status()
+            .stderr(Stdio::inherit())
+            .output()
             .expect("ci/install/dist.sh could not be started");
         assert!(
-            status.success(),
+            output.status.success(),
             "`wsgi-pack build` did not produce the packages the install cycles need \
              (ci/install/dist.sh; see its output above)"
         );
-        out
+        // dist.sh prints the directory of this input's build (OUT/KEY) last.
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let dir = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+        assert!(dir.join("v1").is_dir() && dir.join("v2").is_dir(), "dist.sh printed {dir:?}");
+        dir
     })
     .clone()
 }
@@ -66,12 +71,18 @@ pub fn v2() -> PathBuf {
 fn parse_kv(line: &str) -> Vec<(String, String)> {
     line.split_whitespace()
         .skip(1)
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
         .collect()
 }
 
 fn field<'a>(kv: &'a [(String, String)], key: &str) -> &'a str {
-    kv.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or("")
+    kv.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
 }
 
 /// Runs `ci/install/<script>` with `args` and asserts that every step passed and that
@@ -113,14 +124,28 @@ pub fn run_cycle(script: &str, args: &[&str], min_steps: usize) -> Vec<Step> {
     record_timings(&steps);
     println!("{} steps ran", steps.len());
     for s in &steps {
-        println!("TIMING\t{}\t{}\t{}\t{:.2}", s.family, s.step, if s.ok { "ok" } else { "FAIL" }, s.seconds);
+        println!(
+            "TIMING\t{}\t{}\t{}\t{:.2}",
+            s.family,
+            s.step,
+            if s.ok { "ok" } else { "FAIL" },
+            s.seconds
+        );
     }
     for s in &steps {
-        assert!(s.ok, "step {} of {} failed (see the CHECK FAILED lines above)", s.step, s.family);
+        assert!(
+            s.ok,
+            "step {} of {} failed (see the CHECK FAILED lines above)",
+            s.step, s.family
+        );
     }
     assert!(status.success(), "{script} exited with {status}");
     assert!(cycle_ok, "{script} did not report CYCLE result=ok");
-    assert_eq!(ran, Some(steps.len()), "{script}: STEPS count does not match the STEP lines");
+    assert_eq!(
+        ran,
+        Some(steps.len()),
+        "{script}: STEPS count does not match the STEP lines"
+    );
     assert!(
         steps.len() >= min_steps,
         "{script}: only {} steps ran, expected at least {min_steps}",
@@ -131,7 +156,11 @@ pub fn run_cycle(script: &str, args: &[&str], min_steps: usize) -> Vec<Step> {
 
 fn record_timings(steps: &[Step]) {
     let path = repo().join("target/install-timings.tsv");
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         for s in steps {
             let _ = writeln!(
                 f,
