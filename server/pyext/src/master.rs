@@ -152,7 +152,10 @@ impl Master {
         // Child.
         // SAFETY: closing the master's signalfd copy in the child.
         unsafe { libc::close(sigfd) };
-        let code = self.worker_main(py, index);
+        // Never unwind from the child into the master's code paths.
+        let code =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.worker_main(py, index)))
+                .unwrap_or(1);
         let _ = py
             .import("sys")
             .and_then(|s| s.getattr("stdout")?.call_method0("flush").map(|_| ()));

@@ -272,9 +272,28 @@ impl Worker {
             info.push(b' ');
             info.extend_from_slice(&req.uri);
             slot.begin(&info);
-            let outcome =
-                Python::attach(|py| handle::handle(py, self.app.as_ref(), &self.consts, &req, c));
+            // A bug here must cost one connection, not the handler thread.
+            let outcome = Python::attach(|py| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handle::handle(py, self.app.as_ref(), &self.consts, &req, c)
+                }))
+            });
             slot.end();
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(_) => {
+                    crate::log::info(
+                        "internal error (panic) while serving a request: connection closed",
+                    );
+                    handle::Outcome {
+                        status: 500,
+                        body_bytes: 0,
+                        headers: 0,
+                        header_bytes: 0,
+                        conn: None,
+                    }
+                }
+            };
             let wreq = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
             self.sb
                 .worker(self.index)
