@@ -3,7 +3,7 @@
 //! the same `PackagePlan`.
 
 use crate::error::{Error, Result};
-use crate::model::{Backend, Definition, EnablePolicy, Family, Format, Kind};
+use crate::model::{Backend, Compression, Definition, EnablePolicy, Family, Format, Kind};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -83,6 +83,7 @@ pub struct PackagePlan {
     pub release: String,
     pub arch: String,
     pub format: Format,
+    pub compression: Compression,
     pub family: String,
     pub summary: String,
     pub description: String,
@@ -349,6 +350,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
         release,
         arch: family.arch(binary).to_string(),
         format: family.format,
+        compression: family.compression,
         family: family.name.clone(),
         summary: meta.summary.clone(),
         description: meta.description.clone(),

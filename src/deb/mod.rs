@@ -5,6 +5,7 @@
 //! `tar` crate: GNU headers, root:root, sorted entries, mtime = SOURCE_DATE_EPOCH.
 
 use crate::error::{Error, Result};
+use crate::model::Compression;
 use crate::render::{PackagePlan, Script};
 use cargo_deb::compress::{Format as DebCompression, select_compressor};
 use std::collections::BTreeSet;
@@ -61,9 +62,21 @@ fn md5_hex(data: &[u8]) -> String {
     format!("{:x}", md5::compute(data))
 }
 
+/// cargo-deb compressor settings `(fast, format)` for a resolved compression
+/// (validated by `Compression::supported_by`).
+fn compressor(pkg: &PackagePlan) -> Result<(bool, DebCompression)> {
+    match pkg.compression {
+        Compression::Xz(6) => Ok((false, DebCompression::Xz)),
+        Compression::Xz(1) => Ok((true, DebCompression::Xz)),
+        Compression::Gzip(1) => Ok((true, DebCompression::Gzip)),
+        other => Err(deb_err(pkg, format!("unsupported compression {other:?}"))),
+    }
+}
+
 /// Writes `pkg` as a .deb at `out`.
 pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
     let mtime = pkg.source_date_epoch;
+    let (fast, format) = compressor(pkg)?;
     // data.tar.xz: every parent directory, then files, in path order.
     let mut dirs = BTreeSet::new();
     for f in &pkg.files {
@@ -80,7 +93,7 @@ pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
     entries.extend(pkg.files.iter().map(|f| (f.path.clone(), Some(f))));
     entries.sort_by(|a, b| a.0.cmp(&b.0));
 
-    let comp = select_compressor(false, DebCompression::Xz, false).map_err(|e| deb_err(pkg, e))?;
+    let comp = select_compressor(fast, format, false).map_err(|e| deb_err(pkg, e))?;
     let mut data = tar::Builder::new(comp);
     append(&mut data, "./", 0o755, None, mtime).map_err(|e| deb_err(pkg, e))?;
     for (path, file) in &entries {
@@ -137,7 +150,7 @@ pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
         members.push((name.into(), 0o755, text.clone().into_bytes()));
     }
     members.sort();
-    let comp = select_compressor(false, DebCompression::Xz, false).map_err(|e| deb_err(pkg, e))?;
+    let comp = select_compressor(fast, format, false).map_err(|e| deb_err(pkg, e))?;
     let mut control_tar = tar::Builder::new(comp);
     append(&mut control_tar, "./", 0o755, None, mtime).map_err(|e| deb_err(pkg, e))?;
     for (name, mode, bytes) in &members {

@@ -222,6 +222,46 @@ impl Definition {
     }
 }
 
+/// Payload compression of a family's packages (`ALGORITHM:LEVEL` in `[archive]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Compression {
+    Xz(u32),
+    Gzip(u32),
+    Zstd(i32),
+}
+
+impl Compression {
+    /// Parses `xz:6`, `gzip:1`, `zstd:3`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (alg, level) = s.split_once(':')?;
+        match alg {
+            "xz" => level.parse().ok().filter(|l| *l <= 9).map(Self::Xz),
+            "gzip" => level
+                .parse()
+                .ok()
+                .filter(|l| (1..=9).contains(l))
+                .map(Self::Gzip),
+            "zstd" => level
+                .parse()
+                .ok()
+                .filter(|l| (1..=22).contains(l))
+                .map(Self::Zstd),
+            _ => None,
+        }
+    }
+
+    /// Whether `format`'s writer supports it: cargo-deb's compressors offer xz 6, xz 1
+    /// (`fast`) and gzip 1 (flate2, `fast`; its non-fast gzip is Zopfli) and Debian 12's
+    /// lintian rejects zstd members (`malformed-deb-archive`); the rpm crate is built
+    /// with zstd and gzip only (its xz's liblzma-sys clashes with cargo-deb's lzma-sys).
+    pub fn supported_by(self, format: Format) -> bool {
+        match format {
+            Format::Deb => matches!(self, Self::Xz(6) | Self::Xz(1) | Self::Gzip(1)),
+            Format::Rpm => matches!(self, Self::Zstd(_) | Self::Gzip(_)),
+        }
+    }
+}
+
 /// Account tool of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -276,6 +316,7 @@ pub struct Family {
     pub python_requires: Vec<String>,
     pub config_new_suffix: String,
     pub config_saved_suffix: String,
+    pub compression: Compression,
     pub backends: BTreeMap<String, FamilyBackend>,
     /// The file it came from.
     pub path: PathBuf,

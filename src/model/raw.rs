@@ -148,7 +148,15 @@ pub struct RawFamily {
     pub privilege_drop: RawPrivilegeDrop,
     pub python: RawPython,
     pub config_files: RawConfigFiles,
+    pub archive: RawArchive,
     pub backend: BTreeMap<String, RawFamilyBackend>,
+}
+
+/// `[archive]`: payload compression, `ALGORITHM:LEVEL`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArchive {
+    pub compression: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

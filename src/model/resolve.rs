@@ -508,6 +508,19 @@ pub fn load_family(root: &Path, rel: &Path) -> Result<Family> {
             });
         }
     }
+    let compression = Compression::parse(raw.archive.compression.get_ref())
+        .filter(|c| c.supported_by(format))
+        .ok_or_else(|| {
+            src.invalid(
+                "archive.compression",
+                &raw.archive.compression,
+                format!(
+                    "unsupported compression `{}` for {} (deb: xz:6, xz:1, gzip:1; rpm: zstd:1..22, gzip:1..9)",
+                    raw.archive.compression.get_ref(),
+                    format.extension()
+                ),
+            )
+        })?;
     let mut ids = raw.os_release_ids.clone();
     ids.sort();
     Ok(Family {
@@ -535,6 +548,7 @@ pub fn load_family(root: &Path, rel: &Path) -> Result<Family> {
         python_requires: raw.python.requires,
         config_new_suffix: raw.config_files.new_suffix,
         config_saved_suffix: raw.config_files.saved_suffix,
+        compression,
         backends: raw
             .backend
             .into_iter()
