@@ -89,7 +89,10 @@ fn http10_and_connection_close_end_the_connection() {
     p.signal(libc::SIGTERM);
     assert_eq!(p.wait_exit(), Some(0));
     let log = p.log_text();
-    assert!(log.contains("master stopped") && !log.contains("GET /"), "{log}");
+    assert!(
+        log.contains("master stopped") && !log.contains("GET /"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -211,3 +211,130 @@ fn logto_and_sd_notify() {
         "logto must take the request log"
     );
 }
+
+#[test]
+fn sighup_without_lazy_apps_reexecs_the_master_with_new_code() {
+    let dir = TempDir::new("reexec");
+    let app = dir.join("reload_app.py");
+    let write = |v: &str| {
+        std::fs::write(
+            &app,
+            format!("def application(e, sr):\n    sr('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{v}']\n"),
+        )
+        .unwrap()
+    };
+    write("v1");
+    let port = free_port();
+    let sock = dir.join("app.sock");
+    let addr = format!("127.0.0.1:{port}");
+    let d = dir.path().display().to_string();
+    let s = sock.display().to_string();
+    let mut p = start_wsgid(
+        &dir,
+        &[
+            "--http-socket",
+            &addr,
+            "--socket",
+            &s,
+            "--pythonpath",
+            &d,
+            "--module",
+            "reload_app",
+            "--processes",
+            "2",
+        ],
+    );
+    assert_eq!(http_get(port, "/").text(), "v1");
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&sock).unwrap());
+    write("version two");
+    p.signal(libc::SIGHUP);
+    p.wait_log("re-executing the master");
+    p.wait_log("reusing the listening sockets of the previous master");
+    let body = wait_for("the new code", || {
+        let t = std::panic::catch_unwind(|| http_get(port, "/").text()).ok()?;
+        (t != "v1").then_some(t)
+    });
+    assert_eq!(body, "version two");
+    // Same master process, same UNIX socket file (not re-bound).
+    assert!(p.child.try_wait().unwrap().is_none());
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&sock).unwrap()),
+        inode
+    );
+    assert!(!p.log_text().contains("WSGID_INHERIT_FDS"));
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit(), Some(0));
+}
+
+#[test]
+fn no_failed_requests_during_reloads() {
+    let dir = TempDir::new("reload-load");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let apps = apps_dir().display().to_string();
+    let p = start_wsgid(
+        &dir,
+        &[
+            "--http-socket",
+            &addr,
+            "--pythonpath",
+            &apps,
+            "--module",
+            "hello",
+            "--processes",
+            "2",
+            "--disable-logging",
+        ],
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                // Bounded: at most 100k requests or until told to stop.
+                for _ in 0..100_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    match std::panic::catch_unwind(|| http_get(port, "/")) {
+                        Ok(r) if r.status == 200 && r.body == b"Hello, World!" => ok += 1,
+                        Ok(r) => failed.push(format!("status {}", r.status)),
+                        Err(_) => failed.push("connection error".to_string()),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    // A worker-only reload (SIGHUP with lazy-apps is covered elsewhere) and a master
+    // re-exec, both under load.
+    for round in 1..=2 {
+        p.signal(libc::SIGHUP);
+        let text = "reusing the listening sockets";
+        let want = round;
+        wait_for("the re-executed master", || {
+            (p.log_text().matches(text).count() >= want
+                && p.log_text().matches("ready:").count() > want)
+                .then_some(())
+        });
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        let (ok, failed) = c.join().unwrap();
+        assert!(
+            failed.is_empty(),
+            "{} failed requests during reload: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(5)]
+        );
+        total += ok;
+    }
+    assert!(total > 100, "only {total} requests");
+    eprintln!("{total} requests, 0 failed, across 2 master re-execs");
+    assert_eq!(
+        p.log_text().matches("re-executing the master (pid").count(),
+        2
+    );
+}

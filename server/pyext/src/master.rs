@@ -41,8 +41,16 @@ pub struct Master {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
-    Stopping { deadline: Instant },
+    /// Workers are stopping; `reexec`: then the master re-executes itself (SIGHUP
+    /// without `lazy-apps`), otherwise it exits.
+    Stopping {
+        deadline: Instant,
+        reexec: bool,
+    },
 }
+
+/// Environment variable carrying the listening descriptors across a master re-exec.
+pub const INHERIT_ENV: &str = "WSGID_INHERIT_FDS";
 
 fn block_signals() -> std::io::Result<OwnedFd> {
     // SAFETY: sigset manipulation on a live local; signalfd creates a new descriptor.
@@ -311,6 +319,64 @@ impl Master {
         }
     }
 
+    /// Re-executes the master (same interpreter, same arguments: /proc/self/cmdline),
+    /// handing the listening sockets over in [`INHERIT_ENV`]. Returns only on failure.
+    fn reexec(&self, py: Python<'_>) -> std::io::Error {
+        use std::ffi::CString;
+        let cmdline = match std::fs::read("/proc/self/cmdline") {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let argv: Vec<CString> = cmdline
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .filter_map(|a| CString::new(a).ok())
+            .collect();
+        if argv.is_empty() {
+            return std::io::Error::other("empty /proc/self/cmdline");
+        }
+        let mut fds = Vec::new();
+        for l in &self.listeners {
+            // SAFETY: clearing FD_CLOEXEC on our own listening descriptor.
+            unsafe { libc::fcntl(l.fd(), libc::F_SETFD, 0) };
+            fds.push(l.fd().to_string());
+        }
+        let mut envp: Vec<CString> = std::env::vars_os()
+            .filter(|(k, _)| k != INHERIT_ENV)
+            .filter_map(|(k, v)| {
+                let mut kv = k.into_encoded_bytes();
+                kv.push(b'=');
+                kv.extend_from_slice(&v.into_encoded_bytes());
+                CString::new(kv).ok()
+            })
+            .collect();
+        if let Ok(c) = CString::new(format!("{INHERIT_ENV}={}", fds.join(","))) {
+            envp.push(c);
+        }
+        for name in ["stdout", "stderr"] {
+            let _ = py
+                .import("sys")
+                .and_then(|s| s.getattr(name)?.call_method0("flush").map(|_| ()));
+        }
+        crate::log::info(&format!(
+            "re-executing the master (pid {})",
+            std::process::id()
+        ));
+        let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_p.push(std::ptr::null());
+        let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+        envp_p.push(std::ptr::null());
+        // SAFETY: restore the default signal mask for the new image, then execve with
+        // NUL-terminated arrays of pointers into CStrings that outlive the call.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr());
+        }
+        std::io::Error::last_os_error()
+    }
+
     fn signal_workers(&self, sig: libc::c_int) {
         for &pid in self.pids.keys() {
             // SAFETY: signalling our own children.
@@ -340,8 +406,12 @@ impl Master {
         let mut state = State::Running;
         // Worker indexes to respawn once their old process is gone (reload).
         loop {
-            if let State::Stopping { deadline } = state {
+            if let State::Stopping { deadline, reexec } = state {
                 if self.pids.is_empty() {
+                    if reexec {
+                        let e = self.reexec(py);
+                        crate::log::info(&format!("cannot re-execute the master ({e}): stopping"));
+                    }
                     break;
                 }
                 if Instant::now() >= deadline {
@@ -349,6 +419,7 @@ impl Master {
                     self.signal_workers(libc::SIGKILL);
                     state = State::Stopping {
                         deadline: Instant::now() + Duration::from_secs(3600),
+                        reexec,
                     };
                 }
             }
@@ -395,12 +466,36 @@ impl Master {
                 match si.ssi_signo as i32 {
                     libc::SIGCHLD => {}
                     libc::SIGHUP if state == State::Running => {
-                        crate::log::info("SIGHUP: gracefully reloading workers");
                         sd_notify("RELOADING=1");
+                        if self.cfg.lazy_apps {
+                            crate::log::info("SIGHUP: gracefully reloading workers");
+                        } else {
+                            // The app was imported by the master: reload the master too
+                            // (as uWSGI), keeping the listening sockets.
+                            crate::log::info(
+                                "SIGHUP: gracefully reloading workers, then re-executing the master",
+                            );
+                            state = State::Stopping {
+                                deadline: Instant::now()
+                                    + Duration::from_secs(self.cfg.reload_mercy),
+                                reexec: true,
+                            };
+                        }
                         self.signal_workers(libc::SIGTERM);
                     }
                     s @ (libc::SIGINT | libc::SIGQUIT | libc::SIGTERM) => {
-                        if let State::Stopping { .. } = state {
+                        if let State::Stopping {
+                            deadline,
+                            reexec: true,
+                        } = state
+                        {
+                            crate::log::info(&format!("signal {s}: stopping instead of reloading"));
+                            sd_notify("STOPPING=1");
+                            state = State::Stopping {
+                                deadline,
+                                reexec: false,
+                            };
+                        } else if let State::Stopping { .. } = state {
                             if s == libc::SIGINT {
                                 crate::log::info("second SIGINT: killing workers");
                                 self.signal_workers(libc::SIGKILL);
@@ -414,6 +509,7 @@ impl Master {
                             state = State::Stopping {
                                 deadline: Instant::now()
                                     + Duration::from_secs(self.cfg.reload_mercy),
+                                reexec: false,
                             };
                             self.signal_workers(libc::SIGTERM);
                         }
@@ -446,6 +542,7 @@ impl Master {
                         ));
                         state = State::Stopping {
                             deadline: Instant::now() + Duration::from_secs(self.cfg.reload_mercy),
+                            reexec: false,
                         };
                         self.signal_workers(libc::SIGTERM);
                         continue;

@@ -182,6 +182,44 @@ fn chown(path: &Path, spec: &str) -> Result<(), BindError> {
         .map_err(|e| err(format!("{}: {e}", path.display())))
 }
 
+/// The listeners handed over by a re-executing master (`fds` = "3,4"), if they match
+/// the configuration's sockets one for one (same order, same addresses); otherwise the
+/// descriptors are closed and None is returned (the caller binds afresh).
+pub fn inherit(cfg: &Config, fds: Option<String>) -> Option<Vec<Listener>> {
+    use std::os::fd::FromRawFd;
+    let fds: Vec<RawFd> = fds?
+        .split(',')
+        .filter_map(|f| f.trim().parse().ok())
+        .collect();
+    let sockets: Vec<Socket> = fds
+        .iter()
+        // SAFETY: the previous master handed these descriptors to us; nothing else in
+        // this process owns them.
+        .map(|&fd| unsafe { Socket::from_raw_fd(fd) })
+        .collect();
+    if sockets.len() != cfg.sockets.len() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (socket, spec) in sockets.into_iter().zip(&cfg.sockets) {
+        let local = socket.local_addr().ok()?;
+        let same = match &spec.addr {
+            BindAddr::Tcp(a) => local.as_socket() == Some(*a),
+            BindAddr::Unix(p) => local.as_pathname() == Some(p.as_path()),
+        };
+        if !same {
+            return None;
+        }
+        // SAFETY: setting FD_CLOEXEC again on our descriptor.
+        unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+        out.push(Listener {
+            socket,
+            spec: spec.clone(),
+        });
+    }
+    Some(out)
+}
+
 /// `vacuum`: removes the UNIX socket files.
 pub fn vacuum(listeners: &[Listener]) {
     for l in listeners {

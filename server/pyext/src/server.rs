@@ -53,9 +53,20 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
         std::process::id()
     ));
     crate::py::app::add_pythonpath(py, &cfg)?;
-    let listeners = match crate::net::bind_all(&cfg) {
-        Ok(l) => l,
-        Err(e) => return fail(&e.to_string()),
+    let inherited = crate::net::inherit(&cfg, std::env::var(crate::master::INHERIT_ENV).ok());
+    // The variable must not reach the app or a later exec.
+    py.import("os")?
+        .getattr("environ")?
+        .call_method1("pop", (crate::master::INHERIT_ENV, py.None()))?;
+    let listeners = match inherited {
+        Some(l) => {
+            crate::log::info("reusing the listening sockets of the previous master");
+            l
+        }
+        None => match crate::net::bind_all(&cfg) {
+            Ok(l) => l,
+            Err(e) => return fail(&e.to_string()),
+        },
     };
     for l in &listeners {
         crate::log::info(&format!(

@@ -221,10 +221,9 @@ impl Worker {
     /// Serves requests on `c` while they are ready. Returns the connection if it stays
     /// open and idle (to be watched by epoll), None if it was closed.
     fn serve(&self, mut c: Conn, core: usize) -> Option<Conn> {
+        // A connection this thread accepted (or found readable) is served even if a stop
+        // was asked meanwhile: the stop only ends it between requests.
         loop {
-            if STOP.load(Ordering::Relaxed) {
-                return None;
-            }
             if !request::head_buffered(&c, self.cfg.buffer_size) {
                 match c.try_read_more() {
                     Ok(None) => return Some(c),
@@ -329,6 +328,9 @@ impl Worker {
                 request_stop();
             }
             c = outcome.conn?;
+            if STOP.load(Ordering::Relaxed) {
+                return None;
+            }
         }
     }
 }
