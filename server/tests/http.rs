@@ -480,3 +480,14 @@ fn content_length_is_enforced_on_kept_alive_connections() {
     assert!(all.ends_with(b"\r\n\r\n12345"));
     p.wait_log("response shorter than its Content-Length");
 }
+
+#[test]
+fn absolute_form_request_target() {
+    let dir = TempDir::new("absform");
+    let (_p, port) = server(&dir, "environ_dump", &[]);
+    let r = http_raw(port, b"GET http://example.org:81/x%2Fy?q=1 HTTP/1.1\r\nHost: example.org:81\r\nConnection: close\r\n\r\n");
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["PATH_INFO"][1], "/x/y");
+    assert_eq!(v["QUERY_STRING"][1], "q=1");
+    assert_eq!(v["REQUEST_URI"][1], "http://example.org:81/x%2Fy?q=1");
+}

@@ -176,3 +176,66 @@ fn uwsgi_over_tcp_and_several_sockets() {
     assert!(out.ends_with(b"Hello, World!"));
     assert_eq!(http_get(hport, "/").body, b"Hello, World!");
 }
+
+#[test]
+fn chown_socket_by_user_and_group_name() {
+    let dir = TempDir::new("uwsgi-chown");
+    // SAFETY: getuid/getgid cannot fail; getpwuid/getgrgid return static records or NULL.
+    let (uid, gid, user, group) = unsafe {
+        let (uid, gid) = (libc::getuid(), libc::getgid());
+        let pw = libc::getpwuid(uid);
+        let gr = libc::getgrgid(gid);
+        assert!(!pw.is_null() && !gr.is_null());
+        (
+            uid,
+            gid,
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned(),
+            std::ffi::CStr::from_ptr((*gr).gr_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    };
+    let sock = dir.join("app.sock");
+    let s = sock.display().to_string();
+    let owner = format!("{user}:{group}");
+    let apps = apps_dir().display().to_string();
+    let _p = start_wsgid(
+        &dir,
+        &[
+            "--socket",
+            &s,
+            "--chown-socket",
+            &owner,
+            "--pythonpath",
+            &apps,
+            "--module",
+            "hello",
+        ],
+    );
+    let md = std::fs::metadata(&sock).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&md),
+            std::os::unix::fs::MetadataExt::gid(&md)
+        ),
+        (uid, gid)
+    );
+    // An unknown owner is a clear start-up error.
+    let out = wsgid_cmd()
+        .args([
+            "--socket",
+            &dir.join("b.sock").display().to_string(),
+            "--chown-socket",
+            "no-such-user-x:root",
+            "--pythonpath",
+            &apps,
+            "--module",
+            "hello",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such user `no-such-user-x`"));
+}

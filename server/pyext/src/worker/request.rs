@@ -113,9 +113,28 @@ fn read_http(
         http::BodyKind::Length(n) => Body::Length(n),
         http::BodyKind::Chunked => Body::Chunked(http::Chunked::default()),
     };
-    let (path, query) = match head.target.iter().position(|&b| b == b'?') {
-        Some(q) => (&head.target[..q], &head.target[q + 1..]),
-        None => (&head.target[..], &b""[..]),
+    // absolute-form (RFC 9112 3.2.2, "GET http://host/p HTTP/1.1"): the path starts
+    // after the authority.
+    let origin: &[u8] = {
+        let t = &head.target[..];
+        let lower = t.to_ascii_lowercase();
+        match [&b"http://"[..], b"https://"]
+            .iter()
+            .find(|p| lower.starts_with(p))
+        {
+            Some(p) => {
+                let rest = &t[p.len()..];
+                match rest.iter().position(|&b| b == b'/' || b == b'?') {
+                    Some(i) => &rest[i..],
+                    None => b"/",
+                }
+            }
+            None => t,
+        }
+    };
+    let (path, query) = match origin.iter().position(|&b| b == b'?') {
+        Some(q) => (&origin[..q], &origin[q + 1..]),
+        None => (origin, &b""[..]),
     };
     let protocol = format!("HTTP/1.{}", head.minor);
     let mut vars: Vec<(String, Vec<u8>)> = Vec::with_capacity(head.headers.len() + 12);
