@@ -482,6 +482,8 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                            ctx: &mut tera::Context|
              -> Result<()> {
                 let text = render(template, ctx)?;
+                // Everything under /etc is a conffile (Debian Policy §10.7.2).
+                let config = config || path.starts_with("/etc/");
                 pkg.files.push(PlannedFile {
                     path,
                     mode: 0o644,

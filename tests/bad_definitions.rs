@@ -12,7 +12,10 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
         })
         .collect();
     v.sort();
@@ -39,7 +42,10 @@ fn case(file: &str, edit: impl Fn(&str) -> String, expect: &[&str]) {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{file}: build succeeded; stderr:\n{err}");
+    assert!(
+        !out.status.success(),
+        "{file}: build succeeded; stderr:\n{err}"
+    );
     for e in expect {
         assert!(err.contains(e), "{file}: stderr lacks {e:?}:\n{err}");
     }
@@ -66,7 +72,7 @@ fn wrong_type_names_file_line_and_field() {
     case(
         "packaging/thalamus.toml",
         |t| t.replace("harakiri = 600", "harakiri = \"long\""),
-        &["packaging/thalamus.toml:26: field `harakiri`"],
+        &["packaging/thalamus.toml:28: field `harakiri`"],
     );
 }
 
@@ -74,7 +80,7 @@ fn wrong_type_names_file_line_and_field() {
 fn missing_field_names_file_and_field() {
     case(
         "packaging/thalamus.toml",
-        |t| t.replace("module = \"thalamus:app\"\n", ""),
+        |t| t.replace("module = \"thalamus.thalamus:app\"\n", ""),
         &["packaging/thalamus.toml", "module"],
     );
 }
@@ -84,7 +90,10 @@ fn invalid_version_names_file_line_and_field() {
     case(
         "packaging/gnuhealth.toml",
         |t| t.replace("version = \"0.1.0\"", "version = \"1.0-beta\""),
-        &["packaging/gnuhealth.toml:5: field `package.version`", "invalid version `1.0-beta`"],
+        &[
+            "packaging/gnuhealth.toml:5: field `package.version`",
+            "invalid version `1.0-beta`",
+        ],
     );
 }
 
@@ -93,7 +102,10 @@ fn invalid_package_name_names_file_line_and_field() {
     case(
         "packaging/thalamus.toml",
         |t| t.replace("name = \"thalamus\"", "name = \"Thalamus_App\""),
-        &["packaging/thalamus.toml:4: field `package.name`", "invalid package name"],
+        &[
+            "packaging/thalamus.toml:4: field `package.name`",
+            "invalid package name",
+        ],
     );
 }
 
@@ -101,8 +113,16 @@ fn invalid_package_name_names_file_line_and_field() {
 fn unknown_backend_names_file_line_and_known_backends() {
     case(
         "packaging/gnuhealth.toml",
-        |t| t.replace("backends = [\"uwsgi\", \"wsgid\"]", "backends = [\"uwsgi\", \"gunicorn\"]"),
-        &["packaging/gnuhealth.toml:19: field `instance.backends`", "unknown backend `gunicorn` (known: wsgid, uwsgi)"],
+        |t| {
+            t.replace(
+                "backends = [\"uwsgi\", \"wsgid\"]",
+                "backends = [\"uwsgi\", \"gunicorn\"]",
+            )
+        },
+        &[
+            "packaging/gnuhealth.toml:19: field `instance.backends`",
+            "unknown backend `gunicorn` (known: wsgid, uwsgi)",
+        ],
     );
 }
 
@@ -117,7 +137,11 @@ fn missing_artifact_names_file_line_and_path() {
             )
             .replace("source = \"release/wsgid\"", "source = \"release/no-such-binary\"")
         },
-        &["packaging/wsgid.toml:", "field `build.artifact.source`", "no-such-binary does not exist"],
+        &[
+            "packaging/wsgid.toml:",
+            "field `build.artifact.source`",
+            "no-such-binary does not exist",
+        ],
     );
 }
 
@@ -126,7 +150,10 @@ fn template_error_names_template_and_definition() {
     case(
         "templates/unit.service.tera",
         |t| t.replace("{{ instance.user }}", "{{ instance.no_such_field }}"),
-        &["templates/unit.service.tera: template error", "no_such_field"],
+        &[
+            "templates/unit.service.tera: template error",
+            "no_such_field",
+        ],
     );
 }
 
@@ -143,7 +170,12 @@ fn template_syntax_error_names_template() {
 fn https_without_cert_names_the_missing_field() {
     case(
         "packaging/thalamus.toml",
-        |t| t.replace("[instance.env]", "[instance.connection]\nmethod = \"https\"\n\n[instance.env]"),
+        |t| {
+            t.replace(
+                "[instance.nginx]",
+                "[instance.connection]\nmethod = \"https\"\n\n[instance.nginx]",
+            )
+        },
         &["packaging/thalamus.toml:", "instance.connection.cert"],
     );
 }

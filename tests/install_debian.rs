@@ -31,7 +31,13 @@ fn install_cycle_debian12_install_reinstall_upgrade_remove_purge() {
 
 #[test]
 fn install_cycle_debian13_both_instances() {
-    debian_cycle("deb13", "debian13", "deb13", &["--instances", "gnuhealth thalamus"], 6);
+    debian_cycle(
+        "deb13",
+        "debian13",
+        "deb13",
+        &["--instances", "gnuhealth thalamus"],
+        6,
+    );
 }
 
 #[test]

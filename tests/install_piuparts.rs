@@ -9,7 +9,12 @@ fn piuparts_install_purge_and_upgrade_from_previous_version() {
     let (a, b) = (v1(), v2());
     run_cycle(
         "piuparts-cycle.sh",
-        &["--dist", a.to_str().unwrap(), "--dist-new", b.to_str().unwrap()],
+        &[
+            "--dist",
+            a.to_str().unwrap(),
+            "--dist-new",
+            b.to_str().unwrap(),
+        ],
         2,
     );
 }

@@ -11,7 +11,14 @@ fn serve_trytond_through_nginx_with_wsgid_backend() {
     let d = v1();
     run_cycle(
         "serve-cycle.sh",
-        &["--family", "serve-wsgid", "--backend", "wsgid", "--dist", d.to_str().unwrap()],
+        &[
+            "--family",
+            "serve-wsgid",
+            "--backend",
+            "wsgid",
+            "--dist",
+            d.to_str().unwrap(),
+        ],
         7,
     );
 }
@@ -21,7 +28,14 @@ fn serve_trytond_through_nginx_with_uwsgi_backend() {
     let d = v1();
     run_cycle(
         "serve-cycle.sh",
-        &["--family", "serve-uwsgi", "--backend", "uwsgi", "--dist", d.to_str().unwrap()],
+        &[
+            "--family",
+            "serve-uwsgi",
+            "--backend",
+            "uwsgi",
+            "--dist",
+            d.to_str().unwrap(),
+        ],
         7,
     );
 }

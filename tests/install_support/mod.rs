@@ -54,7 +54,10 @@ pub fn dist() -> PathBuf {
         // dist.sh prints the directory of this input's build (OUT/KEY) last.
         let stdout = String::from_utf8_lossy(&output.stdout);
         let dir = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-        assert!(dir.join("v1").is_dir() && dir.join("v2").is_dir(), "dist.sh printed {dir:?}");
+        assert!(
+            dir.join("v1").is_dir() && dir.join("v2").is_dir(),
+            "dist.sh printed {dir:?}"
+        );
         dir
     })
     .clone()
