@@ -90,6 +90,7 @@ fn run(cli: Cli) -> Result<()> {
                     families,
                     packages,
                     out,
+                    quiet: cli.quiet,
                 },
                 listener,
             )?;
@@ -116,7 +117,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             let (epoch, _) = wsgi_pack::epoch::source_date_epoch(&project.root);
-            let plans = project.plan_jobs(&jobs, epoch, false, &Silent)?;
+            let plans = project.plan_jobs(&jobs, epoch, None, &Silent)?;
             let mut stdout = std::io::stdout().lock();
             for p in plans {
                 writeln!(stdout, "==> {} ({})", p.file_name(), p.family)?;

@@ -37,6 +37,8 @@ pub struct BuildOptions {
     pub packages: Vec<String>,
     /// Output directory.
     pub out: PathBuf,
+    /// Ask the build step to be quiet (CARGO_TERM_QUIET) and drop its stdout.
+    pub quiet: bool,
 }
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -165,6 +167,7 @@ impl Project {
         def: &Definition,
         step: &BuildStep,
         epoch: u64,
+        quiet: bool,
         listener: &dyn Listener,
     ) -> Result<Vec<(String, u32, Vec<u8>)>> {
         let target = self.root.join(&step.target_dir);
@@ -181,6 +184,10 @@ impl Project {
             .env("CARGO_TARGET_DIR", &target)
             .env("SOURCE_DATE_EPOCH", epoch.to_string())
             .env_remove("RUSTFLAGS");
+        if quiet {
+            cmd.env("CARGO_TERM_QUIET", "true")
+                .stdout(std::process::Stdio::null());
+        }
         if step.remap_paths {
             // Paths of the checkout and of the cargo registry must not reach the
             // binaries (panic locations, debug strings): remap both to fixed names.
@@ -236,13 +243,14 @@ impl Project {
         Ok(out)
     }
 
-    /// Plans every selected job. Server definitions run their build step first
-    /// unless `artifacts_override` supplies the artifacts (used by `render`/`check`).
+    /// Plans every selected job. With `run_build = Some(quiet)` server definitions run
+    /// their build step first; with `None` (`render`, `check`) their artifacts are
+    /// placeholders that are never written into a package.
     pub fn plan_jobs(
         &self,
         jobs: &[Job],
         epoch: u64,
-        run_build: bool,
+        run_build: Option<bool>,
         listener: &dyn Listener,
     ) -> Result<Vec<PackagePlan>> {
         let rpm_families = self.rpm_families();
@@ -255,8 +263,8 @@ impl Project {
                 if let std::collections::btree_map::Entry::Vacant(slot) =
                     artifacts.entry(job.definition)
                 {
-                    let a = if run_build {
-                        self.run_build_step(def, step, epoch, listener)?
+                    let a = if let Some(quiet) = run_build {
+                        self.run_build_step(def, step, epoch, quiet, listener)?
                     } else {
                         step.artifacts
                             .iter()
@@ -293,7 +301,7 @@ impl Project {
         let all: Vec<String> = self.families.iter().map(|f| f.name.clone()).collect();
         let jobs = self.select(&all, &[])?;
         let (epoch, _) = source_date_epoch(&self.root);
-        Ok(self.plan_jobs(&jobs, epoch, false, &crate::Silent)?.len())
+        Ok(self.plan_jobs(&jobs, epoch, None, &crate::Silent)?.len())
     }
 
     /// Builds the selected packages into `opts.out`: everything is written into a
@@ -309,7 +317,7 @@ impl Project {
             },
         });
         let jobs = self.select(&opts.families, &opts.packages)?;
-        let plans = self.plan_jobs(&jobs, epoch, true, listener)?;
+        let plans = self.plan_jobs(&jobs, epoch, Some(opts.quiet), listener)?;
         let out = if opts.out.is_absolute() {
             opts.out.clone()
         } else {

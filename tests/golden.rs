@@ -138,7 +138,7 @@ fn wsgid_units_without_a_venv_name_the_family_python() {
     let fams: Vec<String> = ["debian", "suse", "rhel"].map(String::from).to_vec();
     let jobs = project.select(&fams, &["thalamus".to_string()]).unwrap();
     let plans = project
-        .plan_jobs(&jobs, EPOCH, false, &wsgi_pack::Silent)
+        .plan_jobs(&jobs, EPOCH, None, &wsgi_pack::Silent)
         .unwrap();
     for plan in &plans {
         let unit = plan

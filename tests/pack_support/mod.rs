@@ -59,7 +59,7 @@ pub fn all_plans(with_example: bool) -> (Project, Vec<PackagePlan>, Option<tempf
     let families: Vec<String> = project.families.iter().map(|f| f.name.clone()).collect();
     let jobs = project.select(&families, &[]).unwrap();
     let plans = project
-        .plan_jobs(&jobs, EPOCH, false, &wsgi_pack::Silent)
+        .plan_jobs(&jobs, EPOCH, None, &wsgi_pack::Silent)
         .expect("plans");
     (project, plans, keep)
 }
