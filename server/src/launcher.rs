@@ -23,7 +23,8 @@ const PATH_FALLBACKS: &[&str] = &["python3.14", "python3.13", "python3.12", "pyt
 
 /// The Python code run by `python3 -c`: version check, load the extension by explicit
 /// path (the file name does not matter), hand over the arguments.
-pub const BOOT: &str = r#"import sys
+pub const BOOT: &str = r#"# wsgid (a WSGI server; see wsgid --help)
+import sys
 if sys.version_info < (3, 11):
     sys.exit("wsgid: %s is Python %d.%d; wsgid needs Python >= 3.11 (set home/virtualenv or WSGID_PYTHON)" % ((sys.executable,) + tuple(sys.version_info[:2])))
 import importlib.util

@@ -90,3 +90,11 @@ pub fn request(r: &RequestLog<'_>) {
     );
     line(&s);
 }
+
+/// Sets the thread name the kernel shows in `ps -o comm`, `top` (15 bytes at most).
+pub fn set_process_name(name: &str) {
+    let mut b: Vec<u8> = name.bytes().filter(|&c| c != 0).take(15).collect();
+    b.push(0);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, b.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}

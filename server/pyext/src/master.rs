@@ -175,6 +175,7 @@ impl Master {
     }
 
     fn worker_main(&mut self, py: Python<'_>, index: usize) -> i32 {
+        crate::log::set_process_name(&format!("wsgid w{}", index + 1));
         let wake_r = match worker::install_signals() {
             Ok(fd) => fd,
             Err(e) => {
@@ -386,6 +387,7 @@ impl Master {
 
     /// The master loop. Returns the exit code.
     pub fn run(&mut self, py: Python<'_>) -> PyResult<i32> {
+        crate::log::set_process_name("wsgid master");
         let sigfd =
             block_signals().map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
         for i in 0..self.cfg.processes as usize {
