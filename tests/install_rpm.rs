@@ -1,5 +1,6 @@
 //! RPM install cycles (issue 4): the openSUSE Leap 15.6 stand-in with the host's zypper
-//! and the RHEL 9 stand-in with rpm, both from the same .rpm files; plus the checks of
+//! and the RHEL 9 stand-in with rpm, both from the same .rpm files (the scriptlets must
+//! detect the family: the app user's shell is that family's nologin), an unknown ID; plus the checks of
 //! the rpm dependency names against real Leap package names
 //! (`ci/install/leap-packages.txt`) and of the highest GLIBC symbol version in the
 //! shipped binaries against the oldest supported release (`ci/install/glibc-floor.txt`).
@@ -7,34 +8,37 @@
 mod install_support;
 use install_support::{run_cycle, v1, v2};
 
-fn rpm_cycle(root: &str, family: &str, tool: &str) {
+fn rpm_cycle(root: &str, family: &str, tool: &str, extra: &[&str]) {
     let (a, b) = (v1(), v2());
-    run_cycle(
-        "rpm-cycle.sh",
-        &[
-            "--root",
-            root,
-            "--family",
-            family,
-            "--tool",
-            tool,
-            "--dist",
-            a.to_str().unwrap(),
-            "--dist-new",
-            b.to_str().unwrap(),
-        ],
-        6,
-    );
+    let mut args = vec![
+        "--root",
+        root,
+        "--family",
+        family,
+        "--tool",
+        tool,
+        "--dist",
+        a.to_str().unwrap(),
+        "--dist-new",
+        b.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run_cycle("rpm-cycle.sh", &args, 6);
 }
 
 #[test]
 fn install_cycle_suse_leap156_zypper() {
-    rpm_cycle("suse156", "suse156", "zypper");
+    rpm_cycle("suse156", "suse156", "zypper", &["--distro", "suse"]);
 }
 
 #[test]
 fn install_cycle_rhel9_rpm() {
-    rpm_cycle("rhel9", "rhel9", "rpm");
+    rpm_cycle("rhel9", "rhel9", "rpm", &["--distro", "rhel"]);
+}
+
+#[test]
+fn install_cycle_rpm_unknown_os_id_takes_the_portable_path() {
+    rpm_cycle("unknown-rpm", "unknown-id-rpm", "rpm", &["--unknown-id"]);
 }
 
 #[test]

@@ -8,11 +8,14 @@
 #
 # usage: rpm-cycle.sh --root suse156|rhel9 --family LABEL --dist DIR --dist-new DIR
 #          [--tool zypper|rpm] [--instances "gnuhealth"] [--backend wsgid|uwsgi] [--tag "suse rpm"]
+#          [--distro suse|rhel] [--unknown-id]
+# --distro: the family the scriptlets must detect at install time; its facts in
+# distros/<distro>.toml (nologin path, web user) are what the accounts must show.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ROOT_NAME="" LABEL="" DIST="" DIST_NEW="" TOOL=zypper INSTANCES="gnuhealth" BACKEND=wsgid TAG=""
+ROOT_NAME="" LABEL="" DIST="" DIST_NEW="" TOOL=zypper INSTANCES="gnuhealth" BACKEND=wsgid TAG="" DISTRO="" UNKNOWN_ID=""
 while [ $# -gt 0 ]; do
   case $1 in
     --root) ROOT_NAME=$2; shift 2 ;;
@@ -23,6 +26,8 @@ while [ $# -gt 0 ]; do
     --instances) INSTANCES=$2; shift 2 ;;
     --backend) BACKEND=$2; shift 2 ;;
     --tag) TAG=$2; shift 2 ;;
+    --distro) DISTRO=$2; shift 2 ;;
+    --unknown-id) UNKNOWN_ID=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -33,6 +38,11 @@ fi
 read -r -a INST <<<"$INSTANCES"
 GROUP=uwsginginx
 WEB_USER=nginx
+NOLOGIN=""
+if [ -n "$DISTRO" ]; then
+  NOLOGIN=$(sed -n 's/^nologin *= *"\(.*\)"/\1/p' "$INSTALL_HERE/../../distros/$DISTRO.toml")
+  WEB_USER=$(sed -n 's/^web_user *= *"\(.*\)"/\1/p' "$INSTALL_HERE/../../distros/$DISTRO.toml")
+fi
 DBPATH=/usr/lib/sysimage/rpm
 UNITDIR=/usr/lib/systemd/system
 
@@ -95,6 +105,10 @@ check_common() { # check_common WEB_USER_EXPECTED(yes|no) [disabled]
   for i in "${INST[@]}"; do
     expect "system user $i (uid < 1000)" test "$(chroot "$R" id -u "$i")" -lt 1000
     expect "$i has a nologin shell" sh -c "chroot '$R' getent passwd $i | cut -d: -f7 | grep -q nologin"
+    if [ -n "$NOLOGIN" ]; then
+      expect "$i's shell is $DISTRO's $NOLOGIN (the scriptlet detected $DISTRO)" \
+        test "$(chroot "$R" getent passwd "$i" | cut -d: -f7)" = "$NOLOGIN"
+    fi
     expect "group $GROUP lists $i" has_member "$GROUP" "$i"
     expect "no duplicate members in $GROUP" test "$(group_members "$GROUP" | uniq -d | wc -l)" -eq 0
     expect "unit in $UNITDIR" test -f "$R$UNITDIR/$i-wsgi.service"
@@ -120,6 +134,12 @@ do_install() {
     rpm_r -Uvh "$REPO_DIR"/base-standin-*.rpm "$WORK"/v1/*.rpm 2>&1 | no_alien | tee "$WORK/install.out"
   fi
   record_calls install
+  if [ -n "$UNKNOWN_ID" ]; then
+    local id
+    id=$(sed -n 's/^ID=//p' "$R/etc/os-release" | tr -d '"')
+    expect "a clear message names the unknown ID '$id'" grep -qiE "(unknown|unsupported|not recogni[sz]ed).*$id" "$WORK/install.out"
+    grep -iE "$id" "$WORK/install.out" | sed 's/^/  message: /'
+  fi
   check_common no
   expect "no $WEB_USER yet: not in $GROUP" sh -c "! chroot '$R' getent passwd $WEB_USER"
 }
