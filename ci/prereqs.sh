@@ -12,7 +12,7 @@ APT_PACKAGES=(
   # serving checks (wsgid)
   nginx-light uwsgi uwsgi-plugin-python3 curl wrk openssl iproute2 procps
   # install cycles
-  debootstrap mmdebstrap zypper createrepo-c piuparts apt-utils gnupg rsync cpio binutils
+  debootstrap mmdebstrap zypper createrepo-c piuparts apt-utils gnupg rsync cpio binutils rpm2cpio
   # reproducibility test (wsgi-pack): clones of the repository
   git
 )
