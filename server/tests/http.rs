@@ -491,3 +491,19 @@ fn absolute_form_request_target() {
     assert_eq!(v["QUERY_STRING"][1], "q=1");
     assert_eq!(v["REQUEST_URI"][1], "http://example.org:81/x%2Fy?q=1");
 }
+
+#[test]
+fn handler_threads_keep_their_python_thread_state() {
+    let dir = TempDir::new("tstate");
+    let (_p, port) = server(&dir, "environ_dump:thread_identity", &["--threads", "3"]);
+    // Every thread's threading.local counter must equal the number of requests that
+    // thread served (a per-request thread state would reset it to 1).
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    for _ in 0..40 {
+        let t = http_get(port, "/").text();
+        let (ident, n) = t.split_once(' ').unwrap();
+        let count = seen.entry(ident.to_string()).or_insert(0);
+        *count += 1;
+        assert_eq!(n.parse::<u32>().unwrap(), *count, "thread {ident}: threading.local was reset");
+    }
+}

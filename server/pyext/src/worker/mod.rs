@@ -117,8 +117,12 @@ impl Worker {
                 let w = self.clone();
                 match std::thread::Builder::new()
                     .name(format!("wsgid-core-{t}"))
-                    .spawn(move || w.thread_loop(t))
-                {
+                    .spawn(move || {
+                        // One Python thread state for the thread's whole life: requests
+                        // re-attach to it (no per-request PyGILState create/destroy, and
+                        // threading.local survives between requests, as in uWSGI).
+                        Python::attach(|py| py.detach(|| w.thread_loop(t)))
+                    }) {
                     Ok(h) => handles.push(h),
                     Err(e) => crate::log::info(&format!("cannot start handler thread {t}: {e}")),
                 }
