@@ -250,3 +250,33 @@ fn gnuhealth_ini_behind_nginx() {
     assert_eq!(v["workers"][0]["requests"], 3, "{v}");
     drop(p);
 }
+
+/// Debian's tryton-server-uwsgi ini (threads = 4, PYTHONOPTIMIZE, an empty
+/// TRYTOND_DATABASE_URI) with its addresses moved to free loopback ports and its config
+/// path into the temp dir.
+#[test]
+fn debian_tryton_ini_runs() {
+    let dir = TempDir::new("debian-ini");
+    let conf = trytond_db(&dir);
+    let (hport, uport) = (free_port(), free_port());
+    let text =
+        std::fs::read_to_string(ini_dir().join("debian-tryton-server-uwsgi-6.0.29.ini")).unwrap();
+    let text = text
+        .replace("0.0.0.0:8000", &format!("127.0.0.1:{hport}"))
+        .replace("0.0.0.0:8001", &format!("127.0.0.1:{uport}"))
+        .replace("/etc/tryton/trytond.conf", &conf.display().to_string());
+    let ini = dir.join("uwsgi.ini");
+    std::fs::write(&ini, text).unwrap();
+    let venv = venv().display().to_string();
+    // Debian's python3 has trytond installed system-wide; here it is in the test venv.
+    let p = start_wsgid(
+        &dir,
+        &["--ini", &ini.display().to_string(), "--venv", &venv],
+    );
+    assert!(
+        p.log_text().contains("1 worker(s) x 4 thread(s)"),
+        "{}",
+        p.log_text()
+    );
+    tryton_calls(hport, "");
+}

@@ -504,6 +504,10 @@ fn handler_threads_keep_their_python_thread_state() {
         let (ident, n) = t.split_once(' ').unwrap();
         let count = seen.entry(ident.to_string()).or_insert(0);
         *count += 1;
-        assert_eq!(n.parse::<u32>().unwrap(), *count, "thread {ident}: threading.local was reset");
+        assert_eq!(
+            n.parse::<u32>().unwrap(),
+            *count,
+            "thread {ident}: threading.local was reset"
+        );
     }
 }
