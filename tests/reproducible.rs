@@ -65,3 +65,47 @@ fn two_clones_in_different_dirs_tz_umask_locale_build_identical_packages() {
         .collect();
     assert!(differing.is_empty(), "not byte-identical: {differing:?}");
 }
+
+#[test]
+fn one_core_and_all_cores_compress_to_the_same_bytes() {
+    // xz (cargo-deb) and zstd (rpm crate, zstdmt) run multi-threaded: the output must
+    // not depend on how many cores the build machine has.
+    let t = tempfile::tempdir().unwrap();
+    let build = |out: &Path, one_core: bool| {
+        let mut cmd = if one_core {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0"]).arg(bin());
+            c
+        } else {
+            Command::new(bin())
+        };
+        let (ok, text) = run(cmd
+            .args([
+                "build",
+                "-q",
+                "--package",
+                "wsgid",
+                "--family",
+                "debian",
+                "--family",
+                "suse",
+                "--out",
+            ])
+            .arg(out)
+            .current_dir(root())
+            .env("SOURCE_DATE_EPOCH", EPOCH.to_string()));
+        assert!(ok, "{text}");
+    };
+    build(&t.path().join("one"), true);
+    build(&t.path().join("all"), false);
+    for ext in ["deb", "rpm"] {
+        let a = files(&t.path().join("one"), ext);
+        let b = files(&t.path().join("all"), ext);
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            std::fs::read(&a[0]).unwrap(),
+            std::fs::read(&b[0]).unwrap(),
+            "{ext} differs"
+        );
+    }
+}
