@@ -227,8 +227,29 @@ fn lintian_reports_no_errors_and_no_warnings() {
 #[test]
 fn rpmlint_reports_no_errors() {
     let dir = built();
-    let rpms = files(dir, "rpm");
+    let mut rpms = files(dir, "rpm");
     assert_eq!(rpms.len(), 5);
+    // The RHEL-named variants too (`--family rhel`, release suffix .el9).
+    let rhel = tempfile::tempdir().unwrap();
+    let (ok, out) = run(Command::new(bin())
+        .args(["build", "-q", "--family", "rhel", "--out"])
+        .arg(rhel.path())
+        .current_dir(root())
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string()));
+    assert!(ok, "{out}");
+    let rhel_rpms = files(rhel.path(), "rpm");
+    let names: Vec<String> = rhel_rpms
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"gnuhealth-wsgid-0.1.0-1.el9.noarch.rpm".to_string()),
+        "{names:?}"
+    );
+    assert_eq!(rhel_rpms.len(), 5, "{names:?}");
+    let req = rpm_q(&["-qpR"], &rhel.path().join("wsgid-0.1.0-1.el9.x86_64.rpm"));
+    assert!(req.contains("python3.11"), "{req}");
+    rpms.extend(rhel_rpms);
     let suppressed = suppressed("rpmlint");
     let t = tempfile::tempdir().unwrap();
     let cfg = t.path().join("rpmlint.toml");
@@ -236,8 +257,8 @@ fn rpmlint_reports_no_errors() {
     std::fs::write(&cfg, format!("Filters = [{}]\n", filters.join(", "))).unwrap();
     let (_, out) = run(Command::new("rpmlint").arg("-c").arg(&cfg).args(&rpms));
     assert!(
-        out.contains("5 packages"),
-        "rpmlint did not check 5 packages:\n{out}"
+        out.contains("10 packages"),
+        "rpmlint did not check 10 packages:\n{out}"
     );
     assert!(out.contains(" 0 errors"), "rpmlint:\n{out}");
 }
