@@ -8,10 +8,12 @@ pub mod epoch;
 pub mod error;
 pub mod listener;
 pub mod model;
+pub mod packager;
 pub mod project;
 pub mod render;
 pub mod rpm;
 
 pub use error::{Error, Result};
 pub use listener::{Event, Listener, Silent};
+pub use packager::{Packager, packager};
 pub use project::{BuildOptions, Project};

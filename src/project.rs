@@ -336,10 +336,7 @@ impl Project {
             let t0 = Instant::now();
             let name = p.file_name();
             let path = tmp.path().join(&name);
-            match p.format {
-                Format::Deb => crate::deb::write(p, &path)?,
-                Format::Rpm => crate::rpm::write(p, &path)?,
-            }
+            crate::packager(p.format).write(p, &path)?;
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             listener.event(Event::Package {
                 file: &name,
