@@ -76,3 +76,19 @@ fn gen_docs_writes_man_pages_and_completions() {
     let man = std::fs::read_to_string(t.path().join("man/wsgi-pack-build.1")).unwrap();
     assert!(man.contains("family"), "{man}");
 }
+
+/// Regression: the README's `cargo run --release -- build` needs `default-run`, since
+/// the workspace's default members also build the `wsgid` binary.
+#[test]
+fn readme_cargo_run_selects_wsgi_pack() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("\ndefault-run = \"wsgi-pack\"\n"),
+        "root Cargo.toml lacks default-run"
+    );
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains("cargo run --release -- build\nbash ci/test.sh\n"),
+        "README set-up commands changed"
+    );
+}
