@@ -199,7 +199,12 @@ impl Worker {
                             }
                         }
                         Ok(None) => {}
-                        Err(e) => crate::log::info(&format!("accept: {e}")),
+                        Err(e) => {
+                            // EMFILE/ENFILE/ENOBUFS: the listener stays readable; back off
+                            // briefly instead of spinning (and flooding the log).
+                            crate::log::info(&format!("accept: {e}"));
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
                     }
                     continue;
                 }
