@@ -82,6 +82,10 @@ fn uwsgi_side() -> Side {
     let dir = TempDir::new("diff-uwsgi");
     let sock = dir.join("app.sock").display().to_string();
     let apps = apps_dir().display().to_string();
+    assert!(
+        std::path::Path::new("/usr/lib/uwsgi/plugins/python3_plugin.so").is_file(),
+        "uWSGI's python3 plugin is missing: run `bash ci/prereqs.sh` (uwsgi-plugin-python3)"
+    );
     let mut cmd = std::process::Command::new(tool("uwsgi"));
     cmd.args([
         "--plugin",
