@@ -67,6 +67,10 @@ pub enum LaunchError {
     },
     #[error("wsgi-file {path}: no such file", path = path.display())]
     NoWsgiFile { path: PathBuf },
+    #[error("chown-socket {spec}: {message}")]
+    ChownOwner { spec: String, message: String },
+    #[error("socket {path}: directory {dir} does not exist (create it, e.g. with RuntimeDirectory= in the unit)", path = path.display(), dir = dir.display())]
+    NoSocketDir { path: PathBuf, dir: PathBuf },
     #[error("cannot run {python}: {source}", python = python.display())]
     Exec {
         python: PathBuf,
@@ -183,8 +187,64 @@ pub fn find_extension() -> Result<PathBuf, LaunchError> {
     })
 }
 
-/// Checks what can be checked without Python: directories and files the config names.
+/// Whether a user (`user`) or group (`group`) name or number exists.
+fn owner_exists(name: &str, group: bool) -> bool {
+    if name.parse::<u32>().is_ok() {
+        return true;
+    }
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: NUL-terminated name; the returned pointer is only compared with NULL.
+    unsafe {
+        if group {
+            !libc::getgrnam(c.as_ptr()).is_null()
+        } else {
+            !libc::getpwnam(c.as_ptr()).is_null()
+        }
+    }
+}
+
+/// Checks what can be checked without Python: directories and files the config names,
+/// the owner of `chown-socket`.
 pub fn check_paths(cfg: &Config) -> Result<(), LaunchError> {
+    for s in &cfg.sockets {
+        if let crate::config::BindAddr::Unix(p) = &s.addr {
+            let dir = cfg
+                .chdir
+                .as_ref()
+                .map_or(p.clone(), |d| d.join(p))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                return Err(LaunchError::NoSocketDir {
+                    path: p.clone(),
+                    dir,
+                });
+            }
+        }
+    }
+    if let Some(spec) = &cfg.chown_socket {
+        let (user, group) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec.as_str(), None),
+        };
+        if !owner_exists(user, false) {
+            return Err(LaunchError::ChownOwner {
+                spec: spec.clone(),
+                message: format!("no such user `{user}`"),
+            });
+        }
+        if let Some(g) = group
+            && !owner_exists(g, true)
+        {
+            return Err(LaunchError::ChownOwner {
+                spec: spec.clone(),
+                message: format!("no such group `{g}`"),
+            });
+        }
+    }
     if let Some(d) = &cfg.chdir {
         std::fs::read_dir(d).map_err(|e| LaunchError::Chdir {
             path: d.clone(),

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -44,6 +42,11 @@ fn check_config_gnuhealth_ini() {
     let dir = TempDir::new("cfg-gh");
     let venv = venv();
     let ini = gnuhealth_ini(&dir, &venv);
+    // The socket's directory must exist (GNU Health's unit has RuntimeDirectory=).
+    let (code, _, err) = run(&["--check-config", "--ini", &ini.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("var/run does not exist"), "{err}");
+    std::fs::create_dir_all(dir.join("var/run")).unwrap();
     let (code, out, err) = run(&["--check-config", "--ini", &ini.display().to_string()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("configuration OK"), "{out}");
@@ -114,6 +117,21 @@ fn errors_name_file_line_and_option() {
     let (code, _, err) = run(&["--check-config", "--ini", "/nonexistent/x.ini"]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/x.ini"), "{err}");
+    // chown-socket owners must exist (install scripts learn it before starting).
+    let (code, _, err) = run(&[
+        "--check-config",
+        "--socket",
+        "/tmp/x.sock",
+        "--module",
+        "a",
+        "--chown-socket",
+        "root:no-such-group-x",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("chown-socket") && err.contains("no such group `no-such-group-x`"),
+        "{err}"
+    );
     // A virtualenv without python is a clear error.
     let (code, _, err) = run(&[
         "--check-config",
@@ -130,7 +148,8 @@ fn errors_name_file_line_and_option() {
 
 #[test]
 fn bind_errors_are_reported() {
-    let dir = TempDir::new("cfg-bind");
+    let apps = apps_dir();
+    // A missing socket directory is found before Python starts.
     let out = wsgid_cmd()
         .args([
             "--socket",
@@ -139,12 +158,24 @@ fn bind_errors_are_reported() {
             "hello",
             "--pythonpath",
         ])
-        .arg(apps_dir())
+        .arg(&apps)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot bind /nonexistent-dir/x.sock"), "{err}");
-    drop(dir);
-    let _ = Command::new("true");
+    assert!(
+        err.contains("directory /nonexistent-dir does not exist"),
+        "{err}"
+    );
+    // An address in use is a bind error naming the address.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = wsgid_cmd()
+        .args(["--http-socket", &addr, "--module", "hello", "--pythonpath"])
+        .arg(&apps)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot bind {addr}")), "{err}");
 }
