@@ -39,3 +39,21 @@ fn serve_trytond_through_nginx_with_uwsgi_backend() {
         7,
     );
 }
+
+#[test]
+fn serve_on_a_migrated_ansible_host_with_adopted_accounts() {
+    let d = v1();
+    run_cycle(
+        "serve-cycle.sh",
+        &[
+            "--family",
+            "serve-migration-uwsgi",
+            "--backend",
+            "uwsgi",
+            "--migration",
+            "--dist",
+            d.to_str().unwrap(),
+        ],
+        8,
+    );
+}

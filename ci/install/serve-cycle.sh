@@ -7,11 +7,15 @@
 # common.server.version through nginx. Every started process group is killed on exit.
 #
 # usage: serve-cycle.sh --family LABEL --dist DIR [--backend wsgid|uwsgi] [--instance gnuhealth]
+#          [--migration]
+# --migration: the root is first seeded as a hand/Ansible install left it (a normal
+# user with uid 1000 and a home under /home, a non-system socket group with the web
+# user, the app in /opt); our packages must adopt it and serve with those accounts.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-LABEL="" DIST="" BACKEND=wsgid I=gnuhealth ROOT_NAME=deb12-serve
+LABEL="" DIST="" BACKEND=wsgid I=gnuhealth ROOT_NAME=deb12-serve MIGRATION=""
 while [ $# -gt 0 ]; do
   case $1 in
     --family) LABEL=$2; shift 2 ;;
@@ -19,6 +23,7 @@ while [ $# -gt 0 ]; do
     --backend) BACKEND=$2; shift 2 ;;
     --instance) I=$2; shift 2 ;;
     --root) ROOT_NAME=$2; shift 2 ;;
+    --migration) MIGRATION=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -62,11 +67,24 @@ do_prepare() {
   apt_r update >/dev/null
 }
 
+do_seed() {
+  in_r groupadd -g 1001 "$GROUP"
+  in_r useradd -m -u 1000 -d "/home/$I" -s /bin/bash -G "$GROUP" "$I"
+  in_r usermod -a -G "$GROUP" www-data
+  in_r getent passwd "$I" >"$WORK/seed.passwd"
+  in_r getent group "$GROUP" | cut -d: -f1-3 >"$WORK/seed.group"
+  cat "$WORK/seed.passwd" "$WORK/seed.group" | sed 's/^/  seeded: /'
+}
+
 do_install() {
   local debs=() f
   for f in "$R"/tmp/debs/*.deb; do debs+=("/tmp/debs/$(basename "$f")"); done
   apt_r install "${debs[@]}"
   expect "unit $UNIT installed" test -n "$(unit_file)"
+  if [ -n "$MIGRATION" ]; then
+    expect "user $I adopted as it was (uid 1000, /home/$I)" test "$(in_r getent passwd "$I")" = "$(cat "$WORK/seed.passwd")"
+    expect "group $GROUP adopted (same gid)" test "$(in_r getent group "$GROUP" | cut -d: -f1-3)" = "$(cat "$WORK/seed.group")"
+  fi
   expect "group $GROUP lists $I and www-data" sh -c "chroot '$R' getent group $GROUP | cut -d: -f4 | tr , '\n' | grep -qx $I && chroot '$R' getent group $GROUP | cut -d: -f4 | tr , '\n' | grep -qx www-data"
 }
 
@@ -218,6 +236,7 @@ do_stop() {
 }
 
 step prepare do_prepare
+if [ -n "$MIGRATION" ]; then step seed do_seed; fi
 step install do_install
 step database do_database
 step start-app do_start_app
