@@ -181,6 +181,12 @@ do_install() {
   record_calls install
   f=$WORK/calls-install
   check_installed install
+  if [ -z "$UNKNOWN_ID" ] && [ -z "$MIGRATION" ]; then
+    # www-data joined the socket group on this install: nginx reloaded once, so its new
+    # workers carry the group (the calls of all instance packages together).
+    expect "nginx reloaded once as $WEB_USER joined $GROUP" \
+      test "$(grep -c 'postinst: deb-systemd-invoke try-reload-or-restart nginx.service' "$f")" -eq 1
+  fi
   for i in "${INST[@]}"; do
     expect_calls install "$f" "$i" <<'CALLS'
 postinst: deb-systemd-helper --quiet was-enabled @U@
@@ -214,6 +220,8 @@ do_reinstall() {
   record_calls reinstall
   f=$WORK/calls-reinstall
   check_installed reinstall disabled
+  expect "no nginx reload when $WEB_USER already was a member" \
+    sh -c "! grep -q 'try-reload-or-restart nginx.service' '$f'"
   for i in "${INST[@]}"; do
     expect_calls reinstall "$f" "$i" <<'CALLS'
 postinst: deb-systemd-helper --quiet was-enabled @U@
