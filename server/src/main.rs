@@ -75,6 +75,12 @@ fn main() -> ExitCode {
                         "  processes {} threads {} listen {} socket-timeout {} buffer-size {}",
                         cfg.processes, cfg.threads, cfg.listen, cfg.socket_timeout, cfg.buffer_size
                     );
+                    if let Some(c) = cfg.cheaper {
+                        println!(
+                            "  cheaper spare: {}..{} workers (initial {}, step {}, overload {} s)",
+                            c.min, cfg.processes, c.initial, c.step, c.overload
+                        );
+                    }
                     println!("  python {}", py.display());
                     println!("  extension {}", ext.display());
                     ExitCode::SUCCESS

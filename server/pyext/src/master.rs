@@ -36,6 +36,15 @@ pub struct Master {
     stats: Option<std::net::TcpListener>,
     stats_unix: Option<std::os::unix::net::UnixListener>,
     started: u64,
+    /// Slots without a process by design (cheaper): shown as "cheap", not respawned.
+    cheap: Vec<bool>,
+    /// Slots whose worker was asked to stop by the cheaper subsystem (or a reload
+    /// down to `cheaper-initial`): cheap once reaped, never respawned.
+    retiring: Vec<bool>,
+    /// The next cheaper cycle.
+    cheaper_next: Instant,
+    /// Consecutive cheaper cycles that found a spare idle worker.
+    idle_cycles: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +113,7 @@ impl Master {
         listeners: Vec<Listener>,
         app: Option<Py<PyAny>>,
     ) -> std::io::Result<Master> {
+        let cfg_processes = cfg.processes as usize;
         let sb = Arc::new(Scoreboard::new(
             cfg.processes as usize,
             cfg.threads as usize,
@@ -134,6 +144,10 @@ impl Master {
             stats,
             stats_unix,
             started: now_us(),
+            cheap: vec![false; cfg_processes],
+            retiring: vec![false; cfg_processes],
+            cheaper_next: Instant::now(),
+            idle_cycles: 0,
         })
     }
 
@@ -143,6 +157,8 @@ impl Master {
         let pid: i32 = os.call_method0("fork")?.extract()?;
         if pid > 0 {
             self.pids.insert(pid, index);
+            self.cheap[index] = false;
+            self.retiring[index] = false;
             let w = self.sb.worker(index);
             w.pid.store(pid, Ordering::Relaxed);
             w.respawns.fetch_add(1, Ordering::Relaxed);
@@ -225,8 +241,8 @@ impl Master {
         let mut workers = Vec::new();
         for i in 0..self.sb.workers() {
             let w = self.sb.worker(i);
-            let busy = (0..self.sb.threads())
-                .any(|t| self.sb.core(i, t).start_us.load(Ordering::Relaxed) != 0);
+            let busy = self.busy(i);
+            let cheap = self.cheap[i];
             let cores: Vec<String> = (0..self.sb.threads())
                 .map(|t| {
                     let c = self.sb.core(i, t);
@@ -238,11 +254,18 @@ impl Master {
                 })
                 .collect();
             workers.push(format!(
-                "{{\"id\":{},\"pid\":{},\"accepting\":1,\"requests\":{},\"status\":\"{}\",\"harakiri_count\":{},\"respawn_count\":{},\"last_spawn\":{},\"cores\":[{}]}}",
+                "{{\"id\":{},\"pid\":{},\"accepting\":{},\"requests\":{},\"status\":\"{}\",\"harakiri_count\":{},\"respawn_count\":{},\"last_spawn\":{},\"cores\":[{}]}}",
                 i + 1,
                 w.pid.load(Ordering::Relaxed),
+                u8::from(!cheap),
                 w.requests.load(Ordering::Relaxed),
-                if busy { "busy" } else { "idle" },
+                if cheap {
+                    "cheap"
+                } else if busy {
+                    "busy"
+                } else {
+                    "idle"
+                },
                 w.harakiri_count.load(Ordering::Relaxed),
                 w.respawns.load(Ordering::Relaxed),
                 w.last_spawn.load(Ordering::Relaxed),
@@ -273,6 +296,112 @@ impl Master {
             sockets.join(","),
             workers.join(",")
         )
+    }
+
+    /// Whether any handler thread of worker `i` is in a request (uWSGI's busy).
+    fn busy(&self, i: usize) -> bool {
+        (0..self.sb.threads()).any(|t| self.sb.core(i, t).start_us.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Workers that run and are not being retired.
+    fn running(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .pids
+            .values()
+            .copied()
+            .filter(|&i| !self.retiring[i])
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Spawns up to `n` workers into cheap slots; returns how many were forked.
+    fn spawn_cheap(&mut self, py: Python<'_>, n: usize, sigfd: RawFd) -> usize {
+        let free: Vec<usize> = (0..self.cheap.len())
+            .filter(|&i| self.cheap[i])
+            .take(n)
+            .collect();
+        let mut done = 0;
+        for i in free {
+            match self.spawn(py, i, sigfd) {
+                Ok(()) => done += 1,
+                Err(e) => crate::log::info(&format!("cannot spawn worker {}: {e}", i + 1)),
+            }
+        }
+        done
+    }
+
+    /// One cycle of uWSGI's cheaper subsystem, `spare` algorithm, every
+    /// `cheaper-overload` seconds: no idle worker -> spawn `cheaper-step` more (up to
+    /// `processes`); a worker idle for the whole cycle while another one is idle too,
+    /// for `cheaper-overload` cycles in a row -> stop the one idle the longest
+    /// gracefully (never below `cheaper`). Reads only the scoreboard.
+    fn cheaper_cycle(&mut self, py: Python<'_>, sigfd: RawFd) {
+        let Some(ch) = self.cfg.cheaper else {
+            return;
+        };
+        let now = Instant::now();
+        if now < self.cheaper_next {
+            return;
+        }
+        self.cheaper_next = now + Duration::from_secs(ch.overload);
+        let running = self.running();
+        let (min, max) = (ch.min as usize, self.cfg.processes as usize);
+        if running.len() < min {
+            self.idle_cycles = 0;
+            self.spawn_cheap(py, min - running.len(), sigfd);
+            return;
+        }
+        let not_busy: Vec<usize> = running.iter().copied().filter(|&i| !self.busy(i)).collect();
+        if not_busy.is_empty() {
+            self.idle_cycles = 0;
+            if running.len() < max {
+                let n = (ch.step as usize).min(max - running.len());
+                crate::log::info(&format!(
+                    "cheaper: all {} worker(s) busy, spawning {n} more",
+                    running.len()
+                ));
+                self.spawn_cheap(py, n, sigfd);
+            }
+            return;
+        }
+        let now_us = now_us();
+        let cycle_us = ch.overload * 1_000_000;
+        // Last activity: end of the last request, or the spawn if none since.
+        let last = |i: usize| {
+            let w = self.sb.worker(i);
+            w.last_active_us
+                .load(Ordering::Relaxed)
+                .max(w.last_spawn.load(Ordering::Relaxed) * 1_000_000)
+        };
+        let candidate = not_busy
+            .iter()
+            .copied()
+            .filter(|&i| now_us.saturating_sub(last(i)) >= cycle_us)
+            .min_by_key(|&i| last(i));
+        let Some(i) = candidate.filter(|_| running.len() > min && not_busy.len() >= 2) else {
+            self.idle_cycles = 0;
+            return;
+        };
+        self.idle_cycles += 1;
+        if self.idle_cycles < ch.overload {
+            return;
+        }
+        self.idle_cycles = 0;
+        let pid = self.sb.worker(i).pid.load(Ordering::Relaxed);
+        if pid <= 0 {
+            return;
+        }
+        self.retiring[i] = true;
+        crate::log::info(&format!(
+            "cheaper: worker {} (pid: {pid}) idle for {} s, stopping it ({} running, cheaper {})",
+            i + 1,
+            now_us.saturating_sub(last(i)) / 1_000_000,
+            running.len() - 1,
+            ch.min
+        ));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
     }
 
     fn serve_stats(&self) {
@@ -390,15 +519,27 @@ impl Master {
         crate::log::set_process_name("wsgid master");
         let sigfd =
             block_signals().map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+        let initial = self.cfg.cheaper.map_or(self.cfg.processes, |c| c.initial) as usize;
         for i in 0..self.cfg.processes as usize {
-            self.spawn(py, i, sigfd.as_raw_fd())?;
+            if i < initial {
+                self.spawn(py, i, sigfd.as_raw_fd())?;
+            } else {
+                self.cheap[i] = true;
+            }
+        }
+        if let Some(ch) = self.cfg.cheaper {
+            self.cheaper_next = Instant::now() + Duration::from_secs(ch.overload);
         }
         sd_notify("READY=1\nSTATUS=serving");
         crate::log::info(&format!(
-            "master (pid: {}) ready: {} worker(s) x {} thread(s) on {}",
+            "master (pid: {}) ready: {} worker(s) x {} thread(s){} on {}",
             std::process::id(),
-            self.cfg.processes,
+            initial,
             self.cfg.threads,
+            self.cfg.cheaper.map_or(String::new(), |c| format!(
+                " (cheaper spare: {}..{} workers, step {}, cycle {} s)",
+                c.min, self.cfg.processes, c.step, c.overload
+            )),
             self.listeners
                 .iter()
                 .map(|l| l.spec.text.as_str())
@@ -444,9 +585,18 @@ impl Master {
                     revents: 0,
                 });
             }
+            // 1 s tick (reap, harakiri), shorter when a cheaper cycle is due sooner.
+            let timeout = if self.cfg.cheaper.is_some() && state == State::Running {
+                self.cheaper_next
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .clamp(1, 1000) as libc::c_int
+            } else {
+                1000
+            };
             let n = py.detach(|| {
                 // SAFETY: pfds is a live array of the given length.
-                unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 1000) }
+                unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) }
             });
             if n > 0 && pfds.len() > 1 {
                 self.serve_stats();
@@ -471,6 +621,21 @@ impl Master {
                         sd_notify("RELOADING=1");
                         if self.cfg.lazy_apps {
                             crate::log::info("SIGHUP: gracefully reloading workers");
+                            if let Some(ch) = self.cfg.cheaper {
+                                // The reload restarts `cheaper-initial` workers: the
+                                // others become cheap once they have stopped.
+                                let running = self.running();
+                                for &i in running.iter().skip(ch.initial as usize) {
+                                    self.retiring[i] = true;
+                                }
+                                let missing = (ch.initial as usize).saturating_sub(running.len());
+                                self.signal_workers(libc::SIGTERM);
+                                self.spawn_cheap(py, missing, sigfd.as_raw_fd());
+                                self.idle_cycles = 0;
+                                self.cheaper_next =
+                                    Instant::now() + Duration::from_secs(ch.overload);
+                                continue;
+                            }
                         } else {
                             // The app was imported by the master: reload the master too
                             // (as uWSGI), keeping the listening sockets.
@@ -536,6 +701,15 @@ impl Master {
                 } else {
                     format!("exit status {}", libc::WEXITSTATUS(status))
                 };
+                if state == State::Running && self.retiring[index] {
+                    self.retiring[index] = false;
+                    self.cheap[index] = true;
+                    crate::log::info(&format!(
+                        "worker {} (pid: {pid}) stopped by cheaper ({how}), slot now cheap",
+                        index + 1
+                    ));
+                    continue;
+                }
                 if state == State::Running {
                     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 22 {
                         crate::log::info(&format!(
@@ -565,6 +739,7 @@ impl Master {
             }
             if state == State::Running {
                 self.harakiri();
+                self.cheaper_cycle(py, sigfd.as_raw_fd());
             }
         }
         if self.cfg.vacuum {

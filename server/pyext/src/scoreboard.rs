@@ -17,6 +17,9 @@ pub struct WorkerSlot {
     pub respawns: AtomicU64,
     pub last_spawn: AtomicU64,
     pub harakiri_count: AtomicU64,
+    /// End of the worker's last request (microseconds since the epoch; 0: none yet).
+    /// The cheaper subsystem stops the worker idle the longest.
+    pub last_active_us: AtomicU64,
 }
 
 /// One handler thread of a worker.

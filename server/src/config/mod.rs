@@ -139,6 +139,8 @@ pub struct Config {
     pub die_on_term: bool,
     pub harakiri: Option<u64>,
     pub max_requests: Option<u64>,
+    /// `cheaper` (spare algorithm): None = every `processes` worker always runs.
+    pub cheaper: Option<Cheaper>,
     pub reload_mercy: u64,
     pub pidfile: Option<PathBuf>,
     pub stats: Option<String>,
@@ -153,6 +155,20 @@ pub struct Config {
     pub logto: Option<PathBuf>,
     /// Warnings about accepted options that have no effect (`Kind::Warn`).
     pub warnings: Vec<String>,
+}
+
+/// uWSGI's cheaper subsystem with the `spare` algorithm: between `min` and
+/// `processes` workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cheaper {
+    /// `cheaper`: workers always kept (>= 1, < processes).
+    pub min: u32,
+    /// `cheaper-initial`: workers started at boot and on a reload (min..=processes).
+    pub initial: u32,
+    /// `cheaper-step`: workers spawned at once when none is idle (>= 1).
+    pub step: u32,
+    /// `cheaper-overload`: seconds per cycle, and idle cycles before one worker stops.
+    pub overload: u64,
 }
 
 /// Parses a socket address as uWSGI does: a path (contains `/` or no `:`), `@name`
@@ -207,6 +223,7 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
         die_on_term: false,
         harakiri: None,
         max_requests: None,
+        cheaper: None,
         reload_mercy: 60,
         pidfile: None,
         stats: None,
@@ -227,6 +244,11 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
     let mut module: Option<String> = None;
     let mut wsgi_file: Option<String> = None;
     let mut callable: Option<String> = None;
+    // cheaper options: (value, origin) as given; checked against `processes` at the end.
+    let mut cheaper: Option<(u32, Origin)> = None;
+    let mut cheaper_initial: Option<(u32, Origin)> = None;
+    let mut cheaper_step = 1u32;
+    let mut cheaper_overload = 3u64;
     for e in entries {
         let Some(spec) = lookup(&e.name) else {
             return Err(ConfigError::Unknown {
@@ -335,6 +357,29 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
                 let n: u64 = int(e, name)?;
                 c.max_requests = (n > 0).then_some(n);
             }
+            "cheaper" => cheaper = Some((int(e, name)?, e.origin.clone())),
+            "cheaper-initial" => cheaper_initial = Some((int(e, name)?, e.origin.clone())),
+            "cheaper-step" => {
+                cheaper_step = int(e, name)?;
+                if cheaper_step == 0 {
+                    return Err(bad("at least 1".into()));
+                }
+            }
+            "cheaper-overload" => {
+                cheaper_overload = int(e, name)?;
+                if cheaper_overload == 0 {
+                    return Err(bad("at least 1 (seconds)".into()));
+                }
+            }
+            "cheaper-algo" => {
+                let v = e.value.trim();
+                if !v.is_empty() && v != "spare" {
+                    return Err(bad(
+                        "wsgid implements only the `spare` cheaper algorithm (uWSGI's default)"
+                            .into(),
+                    ));
+                }
+            }
             "worker-reload-mercy" | "reload-mercy" => c.reload_mercy = int(e, name)?,
             "pidfile" => c.pidfile = Some(PathBuf::from(e.value.trim())),
             "stats" => {
@@ -367,6 +412,43 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
                 });
             }
         }
+    }
+    // uWSGI: `cheaper = 0` disables it; `cheaper` must be lower than `processes`.
+    if let Some((min, origin)) = cheaper.filter(|(n, _)| *n > 0) {
+        if min >= c.processes {
+            return Err(ConfigError::Value {
+                name: "cheaper".into(),
+                value: min.to_string(),
+                expected: format!(
+                    "must be lower than `processes` ({}): cheaper is the minimum number of running workers, processes the maximum",
+                    c.processes
+                ),
+                origin,
+            });
+        }
+        let initial = match cheaper_initial {
+            Some((n, origin)) if n > 0 => {
+                if n < min || n > c.processes {
+                    return Err(ConfigError::Value {
+                        name: "cheaper-initial".into(),
+                        value: n.to_string(),
+                        expected: format!(
+                            "between `cheaper` ({min}) and `processes` ({})",
+                            c.processes
+                        ),
+                        origin,
+                    });
+                }
+                n
+            }
+            _ => min,
+        };
+        c.cheaper = Some(Cheaper {
+            min,
+            initial,
+            step: cheaper_step,
+            overload: cheaper_overload,
+        });
     }
     let callable_or = |c: Option<String>| c.unwrap_or_else(|| "application".to_string());
     // uWSGI: `module` wins over `wsgi-file`; `module = a.b:c` names the callable too.
@@ -552,13 +634,78 @@ mod tests {
                 Kind::Int => "2",
                 Kind::Flag => "true",
                 _ if o.name == "chmod-socket" => "660",
+                _ if o.name == "cheaper-algo" => "spare",
                 _ => "/tmp/x",
             };
-            let r = resolve(&raw(&[("module", "a"), ("socket", "/s"), (o.name, v)]));
+            let r = resolve(&raw(&[
+                ("module", "a"),
+                ("socket", "/s"),
+                ("processes", "4"),
+                (o.name, v),
+            ]));
             match o.kind {
                 Kind::NotYet => assert!(matches!(r, Err(ConfigError::NotYet { .. })), "{}", o.name),
                 _ => assert!(r.is_ok(), "{}: {:?}", o.name, r),
             }
         }
+    }
+
+    #[test]
+    fn cheaper_resolves_with_defaults_and_limits() {
+        let base = [("module", "a"), ("socket", "/s"), ("processes", "4")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            resolve(&raw(&v))
+        };
+        assert_eq!(with(&[]).unwrap().cheaper, None);
+        assert_eq!(with(&[("cheaper", "0")]).unwrap().cheaper, None);
+        assert_eq!(
+            with(&[("cheaper", "1")]).unwrap().cheaper,
+            Some(Cheaper {
+                min: 1,
+                initial: 1,
+                step: 1,
+                overload: 3
+            })
+        );
+        assert_eq!(
+            with(&[
+                ("cheaper-algo", "spare"),
+                ("cheaper", "2"),
+                ("cheaper-initial", "3"),
+                ("cheaper-step", "2"),
+                ("cheaper-overload", "1"),
+            ])
+            .unwrap()
+            .cheaper,
+            Some(Cheaper {
+                min: 2,
+                initial: 3,
+                step: 2,
+                overload: 1
+            })
+        );
+        // cheaper >= processes: an error naming the option and its line.
+        let e = with(&[("cheaper", "4")]).unwrap_err().to_string();
+        assert!(
+            e.contains("/x.ini:4")
+                && e.contains("`cheaper`")
+                && e.contains("lower than `processes` (4)"),
+            "{e}"
+        );
+        let e = with(&[("cheaper", "1"), ("cheaper-initial", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/x.ini:5") && e.contains("`cheaper-initial`"),
+            "{e}"
+        );
+        let e = with(&[("cheaper-algo", "backlog")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`cheaper-algo`") && e.contains("spare"), "{e}");
+        assert!(with(&[("cheaper-step", "0")]).is_err());
+        assert!(with(&[("cheaper-overload", "0")]).is_err());
     }
 }

@@ -133,6 +133,36 @@ pub const OPTIONS: &[OptSpec] = &[
         "log harakiri events verbosely (wsgid always does)"
     ),
     opt!(
+        "cheaper",
+        [],
+        Int,
+        "dynamic workers: keep at least N workers (0 = off; must be < processes)"
+    ),
+    opt!(
+        "cheaper-initial",
+        [],
+        Int,
+        "workers started at boot and reload (default: cheaper)"
+    ),
+    opt!(
+        "cheaper-step",
+        [],
+        Int,
+        "workers spawned at once when none is idle (default 1)"
+    ),
+    opt!(
+        "cheaper-overload",
+        [],
+        Int,
+        "seconds per cheaper cycle; idle cycles before stopping a worker (default 3)"
+    ),
+    opt!(
+        "cheaper-algo",
+        [],
+        Str,
+        "cheaper algorithm: only `spare` (the default) is implemented"
+    ),
+    opt!(
         "max-requests",
         ["R"],
         Int,
@@ -294,11 +324,6 @@ pub const OPTIONS: &[OptSpec] = &[
         "HTTPS socket addr,cert,key[,ciphers] (issue 5)"
     ),
     opt!("https-socket", [], NotYet, "HTTPS socket (issue 5)"),
-    opt!("cheaper", [], NotYet, "dynamic workers (issue 5)"),
-    opt!("cheaper-initial", [], NotYet, "dynamic workers (issue 5)"),
-    opt!("cheaper-step", [], NotYet, "dynamic workers (issue 5)"),
-    opt!("cheaper-algo", [], NotYet, "dynamic workers (issue 5)"),
-    opt!("cheaper-overload", [], NotYet, "dynamic workers (issue 5)"),
     opt!(
         "harakiri-graceful-timeout",
         [],

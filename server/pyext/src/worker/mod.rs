@@ -303,10 +303,10 @@ impl Worker {
                 }
             };
             let wreq = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-            self.sb
-                .worker(self.index)
-                .requests
-                .store(wreq, Ordering::Relaxed);
+            let ws = self.sb.worker(self.index);
+            ws.requests.store(wreq, Ordering::Relaxed);
+            ws.last_active_us
+                .store(crate::scoreboard::now_us(), Ordering::Relaxed);
             let total = self.sb.count_request();
             if !self.cfg.disable_logging {
                 crate::log::request(&crate::log::RequestLog {

@@ -1,0 +1,288 @@
+//! uWSGI's cheaper subsystem (`cheaper-algo = spare`): workers between `cheaper` and
+//! `processes`, read back from the stats JSON (cheaped slots have `"status": "cheap"`).
+
+mod common;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use common::*;
+use serde_json::Value;
+
+fn stats(port: u16) -> Option<Value> {
+    let mut st = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    st.set_read_timeout(Some(WAIT)).ok()?;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut st, &mut out).ok()?;
+    Some(serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")))
+}
+
+/// (live workers, cheap slots) from a stats answer.
+fn counts(v: &Value) -> (usize, usize) {
+    let w = v["workers"].as_array().unwrap();
+    let cheap = w.iter().filter(|w| w["status"] == "cheap").count();
+    for s in w.iter().filter(|w| w["status"] == "cheap") {
+        assert_eq!(s["pid"], 0, "a cheap slot has no process: {v}");
+        assert_eq!(s["accepting"], 0, "{v}");
+    }
+    (w.len() - cheap, cheap)
+}
+
+fn start(dir: &TempDir, extra: &[&str]) -> (Proc, u16, u16) {
+    let (port, sport) = (free_port(), free_port());
+    let addr = format!("127.0.0.1:{port}");
+    let saddr = format!("127.0.0.1:{sport}");
+    let apps = apps_dir().display().to_string();
+    let mut args = vec![
+        "--http-socket",
+        &addr,
+        "--stats",
+        &saddr,
+        "--pythonpath",
+        &apps,
+        "--module",
+        "boom",
+        "--disable-logging",
+    ];
+    args.extend_from_slice(extra);
+    (start_wsgid(dir, &args), port, sport)
+}
+
+#[test]
+fn spare_scales_up_under_load_and_back_down_when_idle() {
+    let dir = TempDir::new("cheaper");
+    let (mut p, port, sport) = start(
+        &dir,
+        &[
+            "--processes",
+            "4",
+            "--cheaper",
+            "1",
+            "--cheaper-overload",
+            "1",
+            "--cheaper-algo",
+            "spare",
+        ],
+    );
+    assert!(
+        p.log_text().contains("ready: 1 worker(s)"),
+        "{}",
+        p.log_text()
+    );
+    let v = stats(sport).unwrap();
+    assert_eq!(
+        v["workers"].as_array().unwrap().len(),
+        4,
+        "all slots listed: {v}"
+    );
+    assert_eq!(counts(&v), (1, 3), "{v}");
+
+    // Bounded load: 6 clients, each at most 400 requests of 60 ms or until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u64, Vec::new());
+                for _ in 0..400 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match std::panic::catch_unwind(|| http_get(port, "/sleep?0.06")) {
+                        Ok(r) if r.status == 200 && r.body == b"slept" => ok += 1,
+                        Ok(r) => failed.push(format!("status {}", r.status)),
+                        Err(_) => failed.push("connection error".to_string()),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let grown = wait_for("more than 1 worker under load", || {
+        let v = stats(sport)?;
+        let (live, _) = counts(&v);
+        (live > 1).then_some(live)
+    });
+    eprintln!("{grown} workers under load");
+    stop.store(true, Ordering::Relaxed);
+    let mut ok = 0;
+    for c in clients {
+        let (n, failed) = c.join().unwrap();
+        assert!(failed.is_empty(), "failed requests: {failed:?}");
+        ok += n;
+    }
+    assert!(ok > 0);
+    // Idle: one worker at a time is stopped, down to `cheaper`.
+    let start = Instant::now();
+    let v = wait_for("the workers to fall back to 1", || {
+        let v = stats(sport)?;
+        (counts(&v) == (1, 3)).then_some(v)
+    });
+    eprintln!("back to 1 worker in {:?}", start.elapsed());
+    // total_requests counts every request served, whichever slot served it.
+    assert_eq!(v["total_requests"].as_u64().unwrap(), ok, "{v}");
+    let log = p.log_text();
+    assert!(
+        log.contains("cheaper: all 1 worker(s) busy, spawning 1 more"),
+        "{log}"
+    );
+    assert!(log.contains("stopped by cheaper"), "{log}");
+    assert!(
+        !log.contains("respawning"),
+        "cheaped workers are not respawned: {log}"
+    );
+    // The survivor serves.
+    assert_eq!(http_get(port, "/sleep?0").text(), "slept");
+    p.signal(libc::SIGTERM);
+    assert_eq!(p.wait_exit(), Some(0));
+}
+
+/// With cheaped slots: a crashed worker is respawned, max-requests recycles, a lazy-apps
+/// SIGHUP restarts `cheaper-initial` workers, harakiri kills and respawns.
+#[test]
+fn cheaped_slots_with_respawn_max_requests_reload_and_harakiri() {
+    let dir = TempDir::new("cheaper-proc");
+    // A long cycle: nothing is cheaped or spawned by the algorithm during this test.
+    let (mut p, port, sport) = start(
+        &dir,
+        &[
+            "--processes",
+            "3",
+            "--cheaper",
+            "1",
+            "--cheaper-initial",
+            "2",
+            "--cheaper-overload",
+            "600",
+            "--max-requests",
+            "50",
+            "--harakiri",
+            "1",
+            "--lazy-apps",
+        ],
+    );
+    let pids = |v: &Value| -> Vec<i64> {
+        v["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["status"] != "cheap")
+            .map(|w| w["pid"].as_i64().unwrap())
+            .collect()
+    };
+    let v = stats(sport).unwrap();
+    assert_eq!(counts(&v), (2, 1), "cheaper-initial = 2: {v}");
+    assert_eq!(v["workers"][2]["status"], "cheap", "{v}");
+    let before = pids(&v);
+
+    // A crash is respawned in its slot, not cheaped.
+    let victim = before[0] as i32;
+    // SAFETY: signalling a worker of our own server.
+    unsafe { libc::kill(victim, libc::SIGKILL) };
+    p.wait_log(&format!(
+        "(pid: {victim}) ended (killed by signal 9), respawning"
+    ));
+    let v = wait_for("the respawned worker", || {
+        let v = stats(sport)?;
+        let now = pids(&v);
+        (now.len() == 2 && now.iter().all(|&q| q > 0) && !now.contains(&(victim as i64)))
+            .then_some(v)
+    });
+    assert_eq!(counts(&v), (2, 1), "{v}");
+
+    // Harakiri: a request longer than 1 s kills its worker, which is respawned.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /sleep?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    p.wait_log("HARAKIRI ON WORKER");
+    wait_for("2 workers after harakiri", || {
+        let v = stats(sport)?;
+        let now = pids(&v);
+        (counts(&v) == (2, 1) && now.iter().all(|&q| q > 0)).then_some(())
+    });
+    drop(s);
+
+    // max-requests recycles a worker (respawned, not cheaped).
+    let mut seen = 0;
+    while !p.log_text().contains("reached max-requests") {
+        assert!(seen < 200, "max-requests never reached");
+        assert_eq!(http_get(port, "/pid").status, 200);
+        seen += 1;
+    }
+    p.wait_log("(exit status 0), respawning");
+    wait_for("2 workers after max-requests", || {
+        let v = stats(sport)?;
+        let now = pids(&v);
+        (counts(&v) == (2, 1) && now.iter().all(|&q| q > 0)).then_some(())
+    });
+
+    // A lazy-apps reload restarts `cheaper-initial` (2) workers with new pids.
+    let v = stats(sport).unwrap();
+    let old = pids(&v);
+    p.signal(libc::SIGHUP);
+    p.wait_log("SIGHUP: gracefully reloading workers");
+    let v = wait_for("2 new workers after SIGHUP", || {
+        let v = stats(sport)?;
+        let now = pids(&v);
+        (now.len() == 2 && now.iter().all(|&q| q > 0 && !old.contains(&q))).then_some(v)
+    });
+    assert_eq!(counts(&v), (2, 1), "{v}");
+    assert_eq!(http_get(port, "/sleep?0").text(), "slept");
+    assert!(
+        !p.log_text().contains("stopped by cheaper"),
+        "{}",
+        p.log_text()
+    );
+}
+
+#[test]
+fn cheaper_config_errors() {
+    let run = |args: &[&str]| {
+        let out = wsgid_cmd()
+            .args([
+                "--check-config",
+                "--http-socket",
+                "127.0.0.1:1",
+                "--module",
+                "x",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = run(&["--processes", "4", "--cheaper", "4"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`cheaper`") && err.contains("lower than `processes` (4)"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["--cheaper", "1"]);
+    assert_eq!(code, 1, "processes defaults to 1");
+    assert!(err.contains("lower than `processes` (1)"), "{err}");
+    let (code, _, err) = run(&[
+        "--processes",
+        "4",
+        "--cheaper",
+        "1",
+        "--cheaper-algo",
+        "backlog",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`cheaper-algo`") && err.contains("spare"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["--processes", "4", "--cheaper", "1", "--cheaper-step", "2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("cheaper spare: 1..4 workers (initial 1, step 2, overload 3 s)"),
+        "{out}"
+    );
+}
