@@ -49,7 +49,7 @@ def server_cmd(server, transport, addr, app, venv, log):
     module, pythonpath, env = app
     if server == "wsgid":
         sock = ["--http-socket", addr] if transport == "http" else ["--socket", addr, "--chmod-socket", "660"]
-        return [str(ROOT / "target/release/wsgid"), "--master", "--processes", WORKERS,
+        return [str(ROOT / "target/release/wsgid"), "--allow-root", "--master", "--processes", WORKERS,
                 "--harakiri", HARAKIRI, "--listen", BACKLOG, "--die-on-term", "--logto", log,
                 "--virtualenv", str(venv), "--pythonpath", pythonpath, "--module", module,
                 *sum((["--env", e] for e in env), []), *sock]

@@ -67,6 +67,8 @@ pub enum LaunchError {
     },
     #[error("wsgi-file {path}: no such file", path = path.display())]
     NoWsgiFile { path: PathBuf },
+    #[error(transparent)]
+    Privileges(#[from] crate::privileges::PrivError),
     #[error("chown-socket {spec}: {message}")]
     ChownOwner { spec: String, message: String },
     #[error("socket {path}: directory {dir} does not exist (create it, e.g. with RuntimeDirectory= in the unit)", path = path.display(), dir = dir.display())]

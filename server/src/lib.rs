@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod launcher;
+pub mod privileges;
 pub mod proto;
 
 /// The version printed by `wsgid --version`.

@@ -62,10 +62,11 @@ fn main() -> ExitCode {
                 eprintln!("wsgid: warning: {w}");
             }
             let checked = launcher::check_paths(&cfg)
-                .and_then(|()| launcher::find_python(&cfg))
-                .and_then(|py| launcher::find_extension().map(|ext| (py, ext)));
+                .and_then(|()| wsgid::privileges::plan(&cfg).map_err(Into::into))
+                .and_then(|plan| launcher::find_python(&cfg).map(|py| (plan, py)))
+                .and_then(|(plan, py)| launcher::find_extension().map(|ext| (plan, py, ext)));
             return match checked {
-                Ok((py, ext)) => {
+                Ok((plan, py, ext)) => {
                     println!("wsgid: configuration OK");
                     for s in &cfg.sockets {
                         println!("  socket {:?} {}", s.proto, s.addr);
@@ -81,6 +82,21 @@ fn main() -> ExitCode {
                             c.min, cfg.processes, c.initial, c.step, c.overload
                         );
                     }
+                    // SAFETY: geteuid has no preconditions.
+                    let euid = unsafe { libc::geteuid() };
+                    if euid == 0 {
+                        println!("  privileges: {}", plan.summary());
+                    } else {
+                        println!(
+                            "  privileges: not root (uid {euid}): uid/gid are not applied ({})",
+                            plan.summary()
+                        );
+                    }
+                    if let Err(e) = plan.check_root(euid) {
+                        eprintln!("wsgid: warning: starting would fail: {e}");
+                    } else if plan.serves_as_root(euid).is_some() {
+                        eprintln!("wsgid: warning: allow-root: the workers would run as root");
+                    }
                     println!("  python {}", py.display());
                     println!("  extension {}", ext.display());
                     ExitCode::SUCCESS
@@ -95,6 +111,13 @@ fn main() -> ExitCode {
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     let prepared = launcher::check_paths(&cfg)
+        .and_then(|()| {
+            // Refuse before starting anything; the server checks again when it drops.
+            let plan = wsgid::privileges::plan(&cfg)?;
+            // SAFETY: geteuid has no preconditions.
+            plan.check_root(unsafe { libc::geteuid() })?;
+            Ok(())
+        })
         .and_then(|()| launcher::find_python(&cfg))
         .and_then(|py| launcher::find_extension().map(|ext| (py, ext)));
     let (python, ext) = match prepared {

@@ -6,7 +6,8 @@ mod common;
 use common::*;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = wsgid_cmd().args(args).output().unwrap();
+    // Without --allow-root: argument numbers in errors are the test's own.
+    let out = wsgid_cmd_plain().args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,5 +1,6 @@
 //! Server start-up inside the python process: config, logging target, sys.path,
-//! sockets, pidfile, application (before fork unless `lazy-apps`), then the master.
+//! sockets, pidfile, stats socket, privilege drop (`uid`/`gid`), application (before
+//! fork unless `lazy-apps`), then the master.
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -38,8 +39,16 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
     if let Some(p) = &cfg.logto
         && let Err(e) = redirect_logs(p)
     {
-        return fail(&format!("logto {}: {e}", p.display()));
+        // After a re-exec of a master that dropped root, the file may not be writable
+        // any more, but stdout/stderr still point at it (inherited).
+        if std::env::var_os(crate::master::INHERIT_ENV).is_none() {
+            return fail(&format!("logto {}: {e}", p.display()));
+        }
     }
+    let plan = match wsgid::privileges::plan(&cfg) {
+        Ok(p) => p,
+        Err(e) => return fail(&e.to_string()),
+    };
     for w in &cfg.warnings {
         crate::log::info(&format!("warning: {w}"));
     }
@@ -79,10 +88,54 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             l.fd()
         ));
     }
+    let pid_text = format!("{}\n", std::process::id());
     if let Some(p) = &cfg.pidfile
-        && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
+        && let Err(e) = std::fs::write(p, &pid_text)
     {
-        return fail(&format!("pidfile {}: {e}", p.display()));
+        // A re-exec keeps the pid: a pidfile written before root was dropped is right.
+        if std::fs::read_to_string(p).ok().as_deref() != Some(pid_text.as_str()) {
+            return fail(&format!("pidfile {}: {e}", p.display()));
+        }
+    }
+    // Stats socket and scoreboard: opened as root, like the sockets.
+    let mut master = match Master::new(cfg.clone(), listeners, None) {
+        Ok(m) => m,
+        Err(e) => return fail(&format!("master: {e}")),
+    };
+    // uWSGI's order: bind (chown/chmod), then drop root, then load the app and fork.
+    match wsgid::privileges::drop_privileges(&plan) {
+        Ok(wsgid::privileges::Dropped::Switched { uid, gid, groups }) => {
+            crate::log::info(&format!(
+                "privileges dropped: uid {uid} gid {gid} groups {groups:?} ({})",
+                plan.summary()
+            ));
+        }
+        Ok(wsgid::privileges::Dropped::StayedRoot) => {
+            let bar = "!".repeat(78);
+            crate::log::info(&bar);
+            crate::log::info(
+                "WARNING: allow-root is set: the application and the workers run as ROOT.",
+            );
+            crate::log::info(
+                "WARNING: set `uid`/`gid` to an unprivileged account to drop root after binding.",
+            );
+            crate::log::info(&bar);
+        }
+        Ok(wsgid::privileges::Dropped::NotRoot { uid, gid }) => {
+            if plan.uid.as_ref().is_some_and(|u| u.0 != uid)
+                || plan.gid.as_ref().is_some_and(|g| g.0 != gid)
+            {
+                crate::log::info(&format!(
+                    "not running as root (uid {uid} gid {gid}): uid/gid not applied"
+                ));
+            }
+        }
+        Err(e) => {
+            if cfg.vacuum {
+                crate::net::vacuum(&master.listeners);
+            }
+            return fail(&e.to_string());
+        }
     }
     let app = if cfg.lazy_apps {
         None
@@ -98,7 +151,7 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
                 if cfg.need_app {
                     crate::log::info("need-app is set: exiting");
                     if cfg.vacuum {
-                        crate::net::vacuum(&listeners);
+                        crate::net::vacuum(&master.listeners);
                     }
                     return Ok(22);
                 }
@@ -106,9 +159,6 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             }
         }
     };
-    let mut master = match Master::new(cfg.clone(), listeners, app) {
-        Ok(m) => m,
-        Err(e) => return fail(&format!("master: {e}")),
-    };
+    master.app = app;
     master.run(py)
 }

@@ -153,6 +153,14 @@ pub struct Config {
     pub buffer_size: usize,
     pub disable_logging: bool,
     pub logto: Option<PathBuf>,
+    /// `uid`: user name or number to switch to after binding (with where it was set).
+    pub uid: Option<(String, Origin)>,
+    /// `gid`: group name or number to switch to after binding.
+    pub gid: Option<(String, Origin)>,
+    /// `no-initgroups`: supplementary groups are not taken from the `uid` user.
+    pub no_initgroups: bool,
+    /// `allow-root` (wsgid's own): serving as root without `uid` is allowed.
+    pub allow_root: bool,
     /// Warnings about accepted options that have no effect (`Kind::Warn`).
     pub warnings: Vec<String>,
 }
@@ -239,6 +247,10 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
         buffer_size: 4096,
         disable_logging: false,
         logto: None,
+        uid: None,
+        gid: None,
+        no_initgroups: false,
+        allow_root: false,
         warnings: Vec::new(),
     };
     let mut module: Option<String> = None;
@@ -403,6 +415,20 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
             }
             "disable-logging" => c.disable_logging = flag()?,
             "logto" => c.logto = Some(PathBuf::from(e.value.trim())),
+            "uid" | "gid" => {
+                let v = e.value.trim();
+                if v.is_empty() || v.contains('\0') {
+                    return Err(bad("a user or group name or number".into()));
+                }
+                let slot = if name == "uid" {
+                    &mut c.uid
+                } else {
+                    &mut c.gid
+                };
+                *slot = Some((v.to_string(), e.origin.clone()));
+            }
+            "no-initgroups" => c.no_initgroups = flag()?,
+            "allow-root" => c.allow_root = flag()?,
             other => {
                 // A row in OPTIONS without a resolver arm is a bug in this file.
                 return Err(ConfigError::NotYet {

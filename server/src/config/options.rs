@@ -181,6 +181,31 @@ pub const OPTIONS: &[OptSpec] = &[
         "seconds a graceful stop may take before workers are killed (default 60)"
     ),
     opt!("pidfile", [], Str, "write the master pid to this file"),
+    // privileges (dropped after binding, before the app loads; see README)
+    opt!(
+        "uid",
+        [],
+        Str,
+        "after binding, switch to this user (name or number) when started as root"
+    ),
+    opt!(
+        "gid",
+        [],
+        Str,
+        "after binding, switch to this group (name or number) when started as root"
+    ),
+    opt!(
+        "no-initgroups",
+        [],
+        Flag,
+        "do not take the uid user's supplementary groups (initgroups)"
+    ),
+    opt!(
+        "allow-root",
+        [],
+        Flag,
+        "wsgid only: allow serving as root (no `uid`); without it wsgid refuses"
+    ),
     opt!(
         "stats",
         ["stats-server"],
@@ -315,8 +340,6 @@ pub const OPTIONS: &[OptSpec] = &[
     ),
     opt!("hook-master-start", [], NotYet, "uWSGI hooks"),
     // not yet implemented: an error naming the option
-    opt!("uid", [], NotYet, "drop privileges to this user (issue 5)"),
-    opt!("gid", [], NotYet, "drop privileges to this group (issue 5)"),
     opt!(
         "https",
         [],

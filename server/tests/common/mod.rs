@@ -231,7 +231,20 @@ pub fn spawn(mut cmd: Command, log: PathBuf, stop_signal: i32) -> Proc {
 }
 
 /// A `wsgid` command with the extension and the test venv's python.
+///
+/// Run as root (CI), it passes `--allow-root` first: wsgid refuses to serve as root
+/// without `uid` unless told so. Tests of that refusal use [`wsgid_cmd_plain`].
 pub fn wsgid_cmd() -> Command {
+    let mut c = wsgid_cmd_plain();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        c.arg("--allow-root");
+    }
+    c
+}
+
+/// [`wsgid_cmd`] without the `--allow-root` opt-in.
+pub fn wsgid_cmd_plain() -> Command {
     let mut c = Command::new(wsgid_bin());
     c.env("WSGID_PYEXT", pyext())
         .env("WSGID_PYTHON", venv().join("bin/python3"))
