@@ -109,6 +109,11 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
                 "privileges dropped: uid {uid} gid {gid} groups {groups:?} ({})",
                 plan.summary()
             ));
+            if gid == 0 {
+                crate::log::info(
+                    "warning: `uid` without `gid`: the group stays root (0), as in uWSGI; set `gid`",
+                );
+            }
         }
         Ok(wsgid::privileges::Dropped::StayedRoot) => {
             let bar = "!".repeat(78);
