@@ -325,3 +325,44 @@ fn reload_after_the_drop_keeps_serving() {
     let (u, _, _) = proc_ids(p.pid() as i64);
     assert!(u.iter().all(|x| *x == nobody), "{u:?}");
 }
+
+#[test]
+fn uid_without_gid_keeps_the_group_and_warns() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let nobody = ids("nobody", false);
+    let dir = TempDir::new("privuid");
+    write_app(&dir);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let d = dir.path().display().to_string();
+    let p = start_wsgid_with(
+        &dir,
+        wsgid_cmd_plain(),
+        &[
+            "--http-socket",
+            &addr,
+            "--uid",
+            "nobody",
+            "--module",
+            "privapp",
+            "--pythonpath",
+            &d,
+        ],
+    );
+    let log = p.log_text();
+    assert!(log.contains("`uid` without `gid`"), "{log}");
+    let r = http_get(port, "/");
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    // uWSGI: uid and gid are independent, so the group stays root's; the
+    // supplementary groups are initgroups(nobody, 0): only 0 and nobody's groups.
+    assert_eq!(text, format!("uid={nobody} euid={nobody} gid=0 egid=0"));
+    let nogroup = ids("nogroup", true);
+    let (_, _, groups) = proc_ids(p.pid() as i64);
+    assert!(
+        groups.iter().all(|g| *g == 0 || *g == nogroup),
+        "{groups:?}"
+    );
+}
