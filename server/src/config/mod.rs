@@ -520,18 +520,12 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn gnuhealth_ini_resolves() {
-        let text = include_str!("../../tests/ini/gnuhealth-5.0.4-uwsgi_trytond.ini");
-        let e = ini::parse_ini(
-            text,
-            std::path::Path::new("/opt/x.ini"),
-            "uwsgi",
-            &|_| None,
-            "h",
-        )
-        .unwrap();
-        let raw: Vec<RawEntry> = e
+    /// Parses `text` as the ini file `path` (no placeholders from the environment) and
+    /// resolves it.
+    fn resolve_ini_text(text: &str, path: &str) -> Config {
+        let entries =
+            ini::parse_ini(text, std::path::Path::new(path), "uwsgi", &|_| None, "h").unwrap();
+        let raw: Vec<RawEntry> = entries
             .into_iter()
             .map(|e| RawEntry {
                 name: e.key,
@@ -539,7 +533,13 @@ mod tests {
                 origin: e.origin,
             })
             .collect();
-        let c = resolve(&raw).unwrap();
+        resolve(&raw).unwrap()
+    }
+
+    #[test]
+    fn gnuhealth_ini_resolves() {
+        let text = include_str!("../../tests/ini/gnuhealth-5.0.4-uwsgi_trytond.ini");
+        let c = resolve_ini_text(text, "/opt/x.ini");
         assert_eq!(
             c.app,
             AppSpec::Module {
@@ -561,23 +561,7 @@ mod tests {
     #[test]
     fn debian_ini_resolves() {
         let text = include_str!("../../tests/ini/debian-tryton-server-uwsgi-6.0.29.ini");
-        let e = ini::parse_ini(
-            text,
-            std::path::Path::new("/etc/tryton/uwsgi.ini"),
-            "uwsgi",
-            &|_| None,
-            "h",
-        )
-        .unwrap();
-        let raw: Vec<RawEntry> = e
-            .into_iter()
-            .map(|e| RawEntry {
-                name: e.key,
-                value: e.value,
-                origin: e.origin,
-            })
-            .collect();
-        let c = resolve(&raw).unwrap();
+        let c = resolve_ini_text(text, "/etc/tryton/uwsgi.ini");
         assert_eq!(c.threads, 4);
         assert_eq!(c.sockets.len(), 2);
         assert_eq!(c.sockets[0].proto, Proto::Http);
