@@ -4,24 +4,12 @@
 //! ID. Driven by `ci/install/debian-cycle.sh`; roots come from `ci/roots/`.
 
 mod install_support;
-use install_support::{run_cycle, v1, v2};
+use install_support::run_upgrade_cycle;
 
 fn debian_cycle(root: &str, family: &str, tag: &str, extra: &[&str], min_steps: usize) {
-    let (a, b) = (v1(), v2());
-    let mut args = vec![
-        "--root",
-        root,
-        "--family",
-        family,
-        "--tag",
-        tag,
-        "--dist",
-        a.to_str().unwrap(),
-        "--dist-new",
-        b.to_str().unwrap(),
-    ];
+    let mut args = vec!["--root", root, "--family", family, "--tag", tag];
     args.extend_from_slice(extra);
-    run_cycle("debian-cycle.sh", &args, min_steps);
+    run_upgrade_cycle("debian-cycle.sh", &args, min_steps);
 }
 
 #[test]

@@ -6,24 +6,12 @@
 //! shipped binaries against the oldest supported release (`ci/install/glibc-floor.txt`).
 
 mod install_support;
-use install_support::{run_cycle, v1, v2};
+use install_support::{run_cycle, run_upgrade_cycle, v1};
 
 fn rpm_cycle(root: &str, family: &str, tool: &str, extra: &[&str]) {
-    let (a, b) = (v1(), v2());
-    let mut args = vec![
-        "--root",
-        root,
-        "--family",
-        family,
-        "--tool",
-        tool,
-        "--dist",
-        a.to_str().unwrap(),
-        "--dist-new",
-        b.to_str().unwrap(),
-    ];
+    let mut args = vec!["--root", root, "--family", family, "--tool", tool];
     args.extend_from_slice(extra);
-    run_cycle("rpm-cycle.sh", &args, 6);
+    run_upgrade_cycle("rpm-cycle.sh", &args, 6);
 }
 
 #[test]

@@ -6,54 +6,26 @@
 mod install_support;
 use install_support::{run_cycle, v1};
 
+/// Runs `serve-cycle.sh` on the current packages for one backend.
+fn serve_cycle(family: &str, backend: &str, extra: &[&str], min_steps: usize) {
+    let d = v1();
+    let mut args = vec!["--family", family, "--backend", backend];
+    args.extend_from_slice(extra);
+    args.extend(["--dist", d.to_str().unwrap()]);
+    run_cycle("serve-cycle.sh", &args, min_steps);
+}
+
 #[test]
 fn serve_trytond_through_nginx_with_wsgid_backend() {
-    let d = v1();
-    run_cycle(
-        "serve-cycle.sh",
-        &[
-            "--family",
-            "serve-wsgid",
-            "--backend",
-            "wsgid",
-            "--dist",
-            d.to_str().unwrap(),
-        ],
-        7,
-    );
+    serve_cycle("serve-wsgid", "wsgid", &[], 7);
 }
 
 #[test]
 fn serve_trytond_through_nginx_with_uwsgi_backend() {
-    let d = v1();
-    run_cycle(
-        "serve-cycle.sh",
-        &[
-            "--family",
-            "serve-uwsgi",
-            "--backend",
-            "uwsgi",
-            "--dist",
-            d.to_str().unwrap(),
-        ],
-        7,
-    );
+    serve_cycle("serve-uwsgi", "uwsgi", &[], 7);
 }
 
 #[test]
 fn serve_on_a_migrated_ansible_host_with_adopted_accounts() {
-    let d = v1();
-    run_cycle(
-        "serve-cycle.sh",
-        &[
-            "--family",
-            "serve-migration-uwsgi",
-            "--backend",
-            "uwsgi",
-            "--migration",
-            "--dist",
-            d.to_str().unwrap(),
-        ],
-        8,
-    );
+    serve_cycle("serve-migration-uwsgi", "uwsgi", &["--migration"], 8);
 }

@@ -88,6 +88,20 @@ fn field<'a>(kv: &'a [(String, String)], key: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// `run_cycle` for the cycles that install the current packages and upgrade to the
+/// bumped ones: `--dist v1 --dist-new v2` follow `args`.
+pub fn run_upgrade_cycle(script: &str, args: &[&str], min_steps: usize) -> Vec<Step> {
+    let (a, b) = (v1(), v2());
+    let mut all = args.to_vec();
+    all.extend([
+        "--dist",
+        a.to_str().unwrap(),
+        "--dist-new",
+        b.to_str().unwrap(),
+    ]);
+    run_cycle(script, &all, min_steps)
+}
+
 /// Runs `ci/install/<script>` with `args` and asserts that every step passed and that
 /// at least `min_steps` steps ran. Returns the steps.
 pub fn run_cycle(script: &str, args: &[&str], min_steps: usize) -> Vec<Step> {
