@@ -1,7 +1,8 @@
 //! Serving from the installed packages inside a Debian 12 root (issue 4): the unit's own
 //! ExecStart, User and Group start the server for trytond in /opt/gnuhealth/venv; nginx
 //! (workers as www-data) proxies a JSON-RPC request through the 0660 socket. Once with
-//! wsgid, once with the distribution's uWSGI. Driven by `ci/install/serve-cycle.sh`.
+//! wsgid, once with the distribution's uWSGI, and once with wsgid on Debian 13 (Python
+//! 3.13). Driven by `ci/install/serve-cycle.sh`.
 
 mod install_support;
 use install_support::{run_cycle, v1};
@@ -23,6 +24,12 @@ fn serve_trytond_through_nginx_with_wsgid_backend() {
 #[test]
 fn serve_trytond_through_nginx_with_uwsgi_backend() {
     serve_cycle("serve-uwsgi", "uwsgi", &[], 7);
+}
+
+#[test]
+fn serve_trytond_on_debian13_python313_with_wsgid_backend() {
+    // The same wsgid package (abi3 extension, CPython >= 3.11) on Debian 13's Python 3.13.
+    serve_cycle("serve-deb13-wsgid", "wsgid", &["--root", "deb13-serve", "--python", "3.13"], 7);
 }
 
 #[test]

@@ -7,7 +7,9 @@
 # common.server.version through nginx. Every started process group is killed on exit.
 #
 # usage: serve-cycle.sh --family LABEL --dist DIR [--backend wsgid|uwsgi] [--instance gnuhealth]
-#          [--migration]
+#          [--migration] [--root deb12-serve] [--python 3.11]
+# --root: the cached root to serve in (deb13-serve: Debian 13, Python 3.13).
+# --python: the app's python3 must be this version (one wsgid package for every target).
 # --migration: the root is first seeded as a hand/Ansible install left it (a normal
 # user with uid 1000 and a home under /home, a non-system socket group with the web
 # user, the app in /opt); our packages must adopt it and serve with those accounts.
@@ -15,7 +17,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-LABEL="" DIST="" BACKEND=wsgid I=gnuhealth ROOT_NAME=deb12-serve MIGRATION=""
+LABEL="" DIST="" BACKEND=wsgid I=gnuhealth ROOT_NAME=deb12-serve MIGRATION="" PYTHON=""
 while [ $# -gt 0 ]; do
   case $1 in
     --family) LABEL=$2; shift 2 ;;
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
     --backend) BACKEND=$2; shift 2 ;;
     --instance) I=$2; shift 2 ;;
     --root) ROOT_NAME=$2; shift 2 ;;
+    --python) PYTHON=$2; shift 2 ;;
     --migration) MIGRATION=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -215,7 +218,10 @@ CONF
 }
 
 do_request() {
-  local want got
+  local want got pyver
+  pyver=$(chroot "$R" /opt/gnuhealth/venv/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  echo "  the app's python3: $pyver"
+  if [ -n "$PYTHON" ]; then expect "the app runs on Python $PYTHON" test "$pyver" = "$PYTHON"; fi
   want=$(chroot "$R" /opt/gnuhealth/venv/bin/python3 -c 'import trytond; print(trytond.__version__)')
   got=$(curl -sS --max-time 30 -H 'Content-Type: application/json' \
     --data '{"id": 1, "method": "common.server.version", "params": []}' "http://127.0.0.1:$PORT/")
