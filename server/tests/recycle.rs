@@ -86,16 +86,27 @@ fn harakiri_through_nginx_gives_502_and_spares_the_other_worker() {
     // A parallel fast request is served by the other worker meanwhile.
     let (code, body, _) = curl_status(&format!("{base}/pid"));
     assert_eq!(code, 200);
-    assert_ne!(body.parse::<i32>().unwrap(), victim, "served by the busy worker?");
+    assert_ne!(
+        body.parse::<i32>().unwrap(),
+        victim,
+        "served by the busy worker?"
+    );
     let (code, _, took) = slow.join().unwrap();
     assert_eq!(code, 502, "nginx must answer 502 for the killed request");
-    assert!(took < 4.5, "the 5 s request was killed only after {took:.2} s");
+    assert!(
+        took < 4.5,
+        "the 5 s request was killed only after {took:.2} s"
+    );
     eprintln!("harakiri 2: the sleep(5) request ended with 502 after {took:.2} s");
-    w.wait_log(&format!("(pid: {victim}) ended (killed by signal 9), respawning"));
+    w.wait_log(&format!(
+        "(pid: {victim}) ended (killed by signal 9), respawning"
+    ));
     let log = w.log_text();
     assert!(
         log.contains(&format!("HARAKIRI ON WORKER"))
-            && log.contains(&format!("(pid: {victim}) WAS managing request GET /sleep?5")),
+            && log.contains(&format!(
+                "(pid: {victim}) WAS managing request GET /sleep?5"
+            )),
         "{log}"
     );
     // Respawned: a new pid in the victim's slot, the other worker untouched.
@@ -104,7 +115,10 @@ fn harakiri_through_nginx_gives_502_and_spares_the_other_worker() {
         (p.len() == 2 && !p.contains(&i64::from(victim))).then_some(p)
     });
     let other: Vec<_> = before.iter().filter(|&&p| p != i64::from(victim)).collect();
-    assert!(after.contains(other[0]), "the other worker was touched: {before:?} -> {after:?}");
+    assert!(
+        after.contains(other[0]),
+        "the other worker was touched: {before:?} -> {after:?}"
+    );
     let v = stats_json(sport).unwrap();
     let hk: i64 = v["workers"]
         .as_array()
@@ -141,7 +155,8 @@ fn harakiri_graceful_timeout_signals_first_then_kills() {
     let slow = std::thread::spawn(move || {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(WAIT)).unwrap();
-        s.write_all(b"GET /sleep?30 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(b"GET /sleep?30 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let start = Instant::now();
         let mut out = Vec::new();
         let _ = std::io::Read::read_to_end(&mut s, &mut out);
@@ -149,7 +164,9 @@ fn harakiri_graceful_timeout_signals_first_then_kills() {
     });
     let victim = sleeping_pid(&mut p, "30");
     p.wait_log(&format!("sending signal 15 to worker"));
-    p.wait_log(&format!("(pid: {victim}) still running its request after its harakiri-graceful-timeout: SIGKILL"));
+    p.wait_log(&format!(
+        "(pid: {victim}) still running its request after its harakiri-graceful-timeout: SIGKILL"
+    ));
     let (out, took) = slow.join().unwrap();
     assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
     assert!(
@@ -157,14 +174,18 @@ fn harakiri_graceful_timeout_signals_first_then_kills() {
         "harakiri 1 + graceful 2: the connection closed after {took:?}"
     );
     eprintln!("harakiri 1 + graceful timeout 2: killed after {took:?}");
-    p.wait_log(&format!("(pid: {victim}) ended (killed by signal 9) after harakiri, respawning"));
+    p.wait_log(&format!(
+        "(pid: {victim}) ended (killed by signal 9) after harakiri, respawning"
+    ));
     // A request that ends within the graceful timeout completes; the worker then
     // exits and is replaced.
     let r = std::thread::spawn(move || http_get(port, "/sleep?2.5"));
     let victim2 = sleeping_pid(&mut p, "2.5");
     let r = r.join().unwrap();
     assert_eq!((r.status, r.text()), (200, "slept".to_string()));
-    p.wait_log(&format!("(pid: {victim2}) ended (exit status 0) after harakiri, respawning"));
+    p.wait_log(&format!(
+        "(pid: {victim2}) ended (exit status 0) after harakiri, respawning"
+    ));
     wait_for("2 workers without the victims", || {
         let w = worker_pids(sport);
         (w.len() == 2 && !w.contains(&i64::from(victim)) && !w.contains(&i64::from(victim2)))
@@ -178,7 +199,13 @@ fn max_worker_lifetime_recycles_while_requests_keep_succeeding() {
     let dir = TempDir::new("lifetime");
     let (mut p, port, sport) = start(
         &dir,
-        &["--processes", "2", "--max-worker-lifetime", "2", "--disable-logging"],
+        &[
+            "--processes",
+            "2",
+            "--max-worker-lifetime",
+            "2",
+            "--disable-logging",
+        ],
     );
     let first = worker_pids(sport);
     assert_eq!(first.len(), 2);
@@ -213,11 +240,18 @@ fn max_worker_lifetime_recycles_while_requests_keep_succeeding() {
     let mut total = 0;
     for c in clients {
         let (ok, failed) = c.join().unwrap();
-        assert!(failed.is_empty(), "{} failed: {:?}", failed.len(), &failed[..failed.len().min(5)]);
+        assert!(
+            failed.is_empty(),
+            "{} failed: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(5)]
+        );
         total += ok;
     }
     assert!(total > 20, "only {total} requests");
-    eprintln!("max-worker-lifetime 2: {first:?} -> {second:?} after {took:?}, {total} requests, 0 failed");
+    eprintln!(
+        "max-worker-lifetime 2: {first:?} -> {second:?} after {took:?}, {total} requests, 0 failed"
+    );
     p.wait_log("worker 1 lifetime reached, it was running for 2 second(s)");
     p.wait_log("for max-worker-lifetime, respawning");
     let v = stats_json(sport).unwrap();
@@ -236,7 +270,10 @@ fn reload_on_rss_recycles_a_growing_worker() {
     let (mut p, port, sport) = start(&dir, &["--processes", "1", "--reload-on-rss", "80"]);
     let v = stats_json(sport).unwrap();
     let rss0 = v["workers"][0]["rss"].as_u64().unwrap();
-    assert!(rss0 > 1 << 20 && rss0 < 80 << 20, "worker RSS at start: {rss0}");
+    assert!(
+        rss0 > 1 << 20 && rss0 < 80 << 20,
+        "worker RSS at start: {rss0}"
+    );
     let pid0: i64 = http_get(port, "/pid").text().parse().unwrap();
     // 20 MiB per request, at most 6 times (120 MiB): over the 80 MiB limit.
     for _ in 0..6 {
@@ -252,8 +289,13 @@ fn reload_on_rss_recycles_a_growing_worker() {
         (w.len() == 1 && w[0] != pid0).then(|| w[0])
     });
     let log = p.log_text();
-    assert!(log.contains("> reload-on-rss 80 MiB: recycling gracefully"), "{log}");
-    p.wait_log(&format!("(pid: {pid0}) ended (exit status 0) for reload-on-rss, respawning"));
+    assert!(
+        log.contains("> reload-on-rss 80 MiB: recycling gracefully"),
+        "{log}"
+    );
+    p.wait_log(&format!(
+        "(pid: {pid0}) ended (exit status 0) for reload-on-rss, respawning"
+    ));
     let v = stats_json(sport).unwrap();
     assert_eq!(v["workers"][0]["rss_recycles"], 1, "{v}");
     assert_eq!(v["workers"][0]["pid"].as_i64().unwrap(), pid1);
@@ -268,7 +310,10 @@ fn processes_auto_resolves_from_the_machine_and_starts() {
     let (mut p, port, sport) = start(&dir, &["--processes", "auto", "--disable-logging"]);
     p.wait_log("processes = auto: ");
     let log = p.log_text();
-    let line = log.lines().find(|l| l.contains("processes = auto: ")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("processes = auto: "))
+        .unwrap();
     let n: usize = line
         .split("processes = auto: ")
         .nth(1)
@@ -282,7 +327,9 @@ fn processes_auto_resolves_from_the_machine_and_starts() {
     assert!(n >= 1 && n <= 2 * cpus + 1, "{line}");
     let v = stats_json(sport).unwrap();
     assert_eq!(v["workers"].as_array().unwrap().len(), n, "{v}");
-    wait_for("every auto worker", || (worker_pids(sport).len() == n).then_some(()));
+    wait_for("every auto worker", || {
+        (worker_pids(sport).len() == n).then_some(())
+    });
     assert_eq!(http_get(port, "/pid").status, 200);
     eprintln!("{line}");
     // `workers = auto` in an ini file too.

@@ -88,7 +88,7 @@ pub fn listen_queue(fd: RawFd) -> Option<u32> {
             (&mut info as *mut libc::tcp_info).cast(),
             &mut len,
         );
-        (r == 0 && info.tcpi_state == 10 /* TCP_LISTEN */).then_some(info.tcpi_unacked)
+        (r == 0 && info.tcpi_state == 10/* TCP_LISTEN */).then_some(info.tcpi_unacked)
     }
 }
 
@@ -520,7 +520,8 @@ impl Master {
             .copied()
             .filter(|&i| now_us.saturating_sub(last(i)) >= 1_000_000)
             .min_by_key(|&i| last(i));
-        let Some(i) = candidate.filter(|_| queue == 0 && running.len() > min && not_busy.len() >= 2)
+        let Some(i) =
+            candidate.filter(|_| queue == 0 && running.len() > min && not_busy.len() >= 2)
         else {
             self.idle_cycles = 0;
             return;
@@ -603,7 +604,8 @@ impl Master {
             .filter(|&(p, i)| !self.retiring[i] && !self.recycling.contains_key(&p))
             .collect();
         for (pid, i) in live {
-            if let (Some(limit), Some(at)) = (self.cfg.max_worker_lifetime, self.spawned_at.get(&pid))
+            if let (Some(limit), Some(at)) =
+                (self.cfg.max_worker_lifetime, self.spawned_at.get(&pid))
             {
                 let age = at.elapsed();
                 if age >= Duration::from_secs(limit) {

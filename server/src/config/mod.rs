@@ -440,7 +440,8 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
                 c.processes_auto = Some(how);
             }
             "processes" => {
-                let n: u32 = int(e, name).map_err(|_| bad("a number between 1 and 1024, or `auto`".into()))?;
+                let n: u32 = int(e, name)
+                    .map_err(|_| bad("a number between 1 and 1024, or `auto`".into()))?;
                 if n == 0 || n > 1024 {
                     return Err(bad("between 1 and 1024".into()));
                 }
@@ -896,7 +897,10 @@ mod tests {
         ]))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("/x.ini:3") && e.contains("harakiri-graceful-signal"), "{e}");
+        assert!(
+            e.contains("/x.ini:3") && e.contains("harakiri-graceful-signal"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -913,9 +917,13 @@ mod tests {
             assert!((1..=1024).contains(&c.processes), "{}", c.processes);
             assert!(c.processes_auto.as_deref().unwrap().contains("CPUs"));
         }
-        let e = resolve(&raw(&[("module", "a"), ("socket", "/s"), ("processes", "many")]))
-            .unwrap_err()
-            .to_string();
+        let e = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "/s"),
+            ("processes", "many"),
+        ]))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("/x.ini:3") && e.contains("auto"), "{e}");
     }
 }
