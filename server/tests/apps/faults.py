@@ -27,6 +27,8 @@ def application(environ, start_response):
         # Keeps query MiB alive in this worker (touched, so resident).
         _HOARD.append(bytearray(b"x" * (int(query or "1") << 20)))
         return _text(start_response, "%d %d" % (os.getpid(), len(_HOARD)))
+    if path == "/echo":
+        return _text(start_response, environ["wsgi.input"].read().decode("latin-1"))
     if path == "/bad-status":
         # start_response itself raises (the status must be a str).
         start_response(200, [("Content-Type", "text/plain")])
