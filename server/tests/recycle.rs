@@ -103,7 +103,7 @@ fn harakiri_through_nginx_gives_502_and_spares_the_other_worker() {
     ));
     let log = w.log_text();
     assert!(
-        log.contains(&format!("HARAKIRI ON WORKER"))
+        log.contains("HARAKIRI ON WORKER")
             && log.contains(&format!(
                 "(pid: {victim}) WAS managing request GET /sleep?5"
             )),
@@ -163,7 +163,7 @@ fn harakiri_graceful_timeout_signals_first_then_kills() {
         (out, start.elapsed())
     });
     let victim = sleeping_pid(&mut p, "30");
-    p.wait_log(&format!("sending signal 15 to worker"));
+    p.wait_log("sending signal 15 to worker");
     p.wait_log(&format!(
         "(pid: {victim}) still running its request after its harakiri-graceful-timeout: SIGKILL"
     ));
