@@ -1,7 +1,9 @@
 //! The master: binds sockets, loads the app (unless `lazy-apps`), forks workers with
 //! Python's own `os.fork()` (GIL held, no other thread alive, so CPython's at-fork
 //! handling is right), then waits on a signalfd: reaps and respawns workers, applies
-//! harakiri, serves stats, reloads and stops.
+//! harakiri (optionally graceful), recycles workers by age (`max-worker-lifetime`) and
+//! memory (`reload-on-rss`), runs the cheaper algorithms (`spare`, `backlog`), serves
+//! stats, reloads and stops.
 //!
 //! | signal          | wsgid                                   | uWSGI 2.0                      |
 //! |-----------------|-----------------------------------------|--------------------------------|

@@ -3,7 +3,8 @@
 //!
 //! Layers: [`cli::parse_args`] / [`ini::parse_ini`] give [`RawEntry`]s (no meaning yet);
 //! [`resolve`] looks each one up in [`options::OPTIONS`], checks its value and builds the
-//! model the launcher and the server read. No I/O in `resolve`.
+//! model the launcher and the server read. No I/O in `resolve`, except that
+//! `processes = auto` reads the machine (CPU count, available memory: `sysinfo`).
 
 pub mod cli;
 pub mod ini;
