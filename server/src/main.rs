@@ -77,10 +77,28 @@ fn main() -> ExitCode {
                         cfg.processes, cfg.threads, cfg.listen, cfg.socket_timeout, cfg.buffer_size
                     );
                     if let Some(c) = cfg.cheaper {
+                        let (algo, unit) = match c.algo {
+                            wsgid::config::CheaperAlgo::Spare => ("spare", " s"),
+                            wsgid::config::CheaperAlgo::Backlog => ("backlog", " queued"),
+                        };
                         println!(
-                            "  cheaper spare: {}..{} workers (initial {}, step {}, overload {} s)",
+                            "  cheaper {algo}: {}..{} workers (initial {}, step {}, overload {}{unit})",
                             c.min, cfg.processes, c.initial, c.step, c.overload
                         );
+                    }
+                    if let Some(how) = &cfg.processes_auto {
+                        println!("  {how}");
+                    }
+                    for (name, v) in [
+                        ("harakiri", cfg.harakiri),
+                        ("harakiri-graceful-timeout", cfg.harakiri_graceful_timeout),
+                        ("max-requests", cfg.max_requests),
+                        ("max-worker-lifetime", cfg.max_worker_lifetime),
+                        ("reload-on-rss", cfg.reload_on_rss),
+                    ] {
+                        if let Some(v) = v {
+                            println!("  {name} {v}");
+                        }
                     }
                     // SAFETY: geteuid has no preconditions.
                     let euid = unsafe { libc::geteuid() };

@@ -272,12 +272,52 @@ fn cheaper_config_errors() {
         "--cheaper",
         "1",
         "--cheaper-algo",
-        "backlog",
+        "busyness",
     ]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("`cheaper-algo`") && err.contains("spare"),
+        err.contains("`cheaper-algo`") && err.contains("spare") && err.contains("backlog"),
         "{err}"
+    );
+    // backlog measures TCP listen queues: with only a UNIX socket it is an error.
+    let out = wsgid_cmd()
+        .args([
+            "--check-config",
+            "--socket",
+            "/tmp/wsgid-never.sock",
+            "--module",
+            "x",
+            "--processes",
+            "4",
+            "--cheaper",
+            "1",
+            "--cheaper-algo",
+            "backlog",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("command line argument ")
+            && err.contains("`cheaper-algo`")
+            && err.contains("TCP"),
+        "{err}"
+    );
+    let (code, out, err) = run(&[
+        "--processes",
+        "4",
+        "--cheaper",
+        "1",
+        "--cheaper-algo",
+        "backlog",
+        "--cheaper-overload",
+        "8",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("cheaper backlog: 1..4 workers (initial 1, step 1, overload 8 queued)"),
+        "{out}"
     );
     let (code, out, err) = run(&["--processes", "4", "--cheaper", "1", "--cheaper-step", "2"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -285,4 +325,84 @@ fn cheaper_config_errors() {
         out.contains("cheaper spare: 1..4 workers (initial 1, step 2, overload 3 s)"),
         "{out}"
     );
+}
+
+/// `cheaper-algo = backlog`: connections waiting in the TCP listen queue (more than
+/// `cheaper-overload`) add workers; empty queues stop them again.
+#[test]
+fn backlog_scales_up_with_the_listen_queue_and_down_when_empty() {
+    let dir = TempDir::new("cheaper-backlog");
+    let (mut p, port, sport) = start(
+        &dir,
+        &[
+            "--processes",
+            "3",
+            "--cheaper",
+            "1",
+            "--cheaper-algo",
+            "backlog",
+            "--cheaper-overload",
+            "2",
+        ],
+    );
+    assert!(
+        p.log_text().contains("ready: 1 worker(s)"),
+        "{}",
+        p.log_text()
+    );
+    let send = |path: &'static str| {
+        std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .unwrap();
+            read_response(&mut s, &mut Vec::new(), false)
+        })
+    };
+    // The only worker is busy for 3 s; 6 more requests wait in the listen queue.
+    let busy = send("/sleep?3");
+    p.wait_log("SLEEP START 3");
+    let queued: Vec<_> = (0..6).map(|_| send("/sleep?1")).collect();
+    p.wait_log("cheaper backlog: listen queue ");
+    let log = p.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("cheaper backlog: listen queue "))
+        .unwrap();
+    let q: u64 = line
+        .split("listen queue ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(q > 2, "{line}");
+    let up = wait_for("more workers", || {
+        let v = stats(sport)?;
+        (counts(&v).0 >= 2).then_some(v)
+    });
+    eprintln!("backlog: {line}; live workers then: {}", counts(&up).0);
+    for t in queued.into_iter().chain([busy]) {
+        let r = t.join().unwrap();
+        assert_eq!((r.status, r.text()), (200, "slept".to_string()));
+    }
+    // Queues empty: back to `cheaper` (1 worker), 3 idle cycles per stop.
+    let start = Instant::now();
+    wait_for("the workers to be cheaped", || {
+        let v = stats(sport)?;
+        (counts(&v) == (1, 2)).then_some(())
+    });
+    eprintln!(
+        "backlog: back to 1 worker {:?} after the load",
+        start.elapsed()
+    );
+    assert!(
+        p.log_text()
+            .contains("cheaper backlog: listen queues empty")
+    );
+    assert_eq!(http_get(port, "/write").status, 200);
 }

@@ -77,13 +77,28 @@ fn errors_name_file_line_and_option() {
     let ini = dir.join("bad.ini");
     std::fs::write(
         &ini,
-        "[uwsgi]\nsocket = /tmp/x.sock\nmodule = app\n\nharakiri-graceful-timeout = 3\n",
+        "[uwsgi]\nsocket = /tmp/x.sock\nmodule = app\n\nharakiri-graceful-timeout = soon\n",
     )
     .unwrap();
     let (code, _, err) = run(&["--check-config", "--ini", &ini.display().to_string()]);
     assert_eq!(code, 1);
     assert!(
-        err.contains(&format!("{}:5", ini.display())) && err.contains("harakiri-graceful-timeout"),
+        err.contains(&format!("{}:5", ini.display()))
+            && err.contains("harakiri-graceful-timeout")
+            && err.contains("`soon`"),
+        "{err}"
+    );
+    // A uWSGI option wsgid does not implement: an error naming file:line and option.
+    std::fs::write(
+        &ini,
+        "[uwsgi]\nsocket = /tmp/x.sock\nmodule = app\nmaster-fifo = /tmp/f\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["--check-config", "--ini", &ini.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{}:4", ini.display()))
+            && err.contains("`master-fifo` is not implemented"),
         "{err}"
     );
     std::fs::write(&ini, "[uwsgi]\nsocket = /tmp/x.sock\nmodul = app\n").unwrap();

@@ -1,7 +1,9 @@
 //! The master: binds sockets, loads the app (unless `lazy-apps`), forks workers with
 //! Python's own `os.fork()` (GIL held, no other thread alive, so CPython's at-fork
 //! handling is right), then waits on a signalfd: reaps and respawns workers, applies
-//! harakiri, serves stats, reloads and stops.
+//! harakiri (optionally graceful), recycles workers by age (`max-worker-lifetime`) and
+//! memory (`reload-on-rss`), runs the cheaper algorithms (`spare`, `backlog`), serves
+//! stats, reloads and stops.
 //!
 //! | signal          | wsgid                                   | uWSGI 2.0                      |
 //! |-----------------|-----------------------------------------|--------------------------------|
@@ -45,6 +47,60 @@ pub struct Master {
     cheaper_next: Instant,
     /// Consecutive cheaper cycles that found a spare idle worker.
     idle_cycles: u64,
+    /// pid -> when it was forked (`max-worker-lifetime`).
+    spawned_at: HashMap<i32, Instant>,
+    /// Workers the master asked to stop and respawn (harakiri with
+    /// `harakiri-graceful-timeout`, `max-worker-lifetime`, `reload-on-rss`):
+    /// pid -> (SIGKILL deadline, reason).
+    recycling: HashMap<i32, (Instant, Recycle)>,
+    /// Per slot: workers recycled by `max-worker-lifetime` and by `reload-on-rss`.
+    recycled: Vec<[u64; 2]>,
+}
+
+/// Why the master stops a worker and forks a new one in its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recycle {
+    Harakiri,
+    Lifetime,
+    Rss,
+}
+
+/// (resident, virtual) bytes of `pid` from /proc/PID/statm.
+fn proc_memory(pid: i32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let mut it = text.split_whitespace().map(|v| v.parse::<u64>().ok());
+    let (size, resident) = (it.next()??, it.next()??);
+    // SAFETY: sysconf has no memory arguments.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    Some((resident * page, size * page))
+}
+
+/// Connections waiting in the accept queue of a TCP listening socket (Linux
+/// `TCP_INFO`: `tcpi_unacked` is the queue length of a socket in LISTEN state); None
+/// for other sockets (UNIX).
+pub fn listen_queue(fd: RawFd) -> Option<u32> {
+    // SAFETY: getsockopt into a zeroed tcp_info of the given length.
+    unsafe {
+        let mut info: libc::tcp_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let r = libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        );
+        (r == 0 && info.tcpi_state == 10/* TCP_LISTEN */).then_some(info.tcpi_unacked)
+    }
+}
+
+/// Seconds between two cheaper cycles: `cheaper-overload` for `spare`, 1 s for
+/// `backlog` (where `cheaper-overload` is a queue length), as uWSGI's master tick.
+fn cheaper_period(ch: &wsgid::config::Cheaper) -> Duration {
+    match ch.algo {
+        wsgid::config::CheaperAlgo::Spare => Duration::from_secs(ch.overload),
+        wsgid::config::CheaperAlgo::Backlog => Duration::from_secs(1),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +204,9 @@ impl Master {
             retiring: vec![false; cfg_processes],
             cheaper_next: Instant::now(),
             idle_cycles: 0,
+            spawned_at: HashMap::new(),
+            recycling: HashMap::new(),
+            recycled: vec![[0; 2]; cfg_processes],
         })
     }
 
@@ -157,6 +216,7 @@ impl Master {
         let pid: i32 = os.call_method0("fork")?.extract()?;
         if pid > 0 {
             self.pids.insert(pid, index);
+            self.spawned_at.insert(pid, Instant::now());
             self.cheap[index] = false;
             self.retiring[index] = false;
             let w = self.sb.worker(index);
@@ -253,10 +313,16 @@ impl Master {
                     )
                 })
                 .collect();
+            let pid = w.pid.load(Ordering::Relaxed);
+            let (rss, vsz) = if pid > 0 {
+                proc_memory(pid).unwrap_or((0, 0))
+            } else {
+                (0, 0)
+            };
             workers.push(format!(
-                "{{\"id\":{},\"pid\":{},\"accepting\":{},\"requests\":{},\"status\":\"{}\",\"harakiri_count\":{},\"respawn_count\":{},\"last_spawn\":{},\"cores\":[{}]}}",
+                "{{\"id\":{},\"pid\":{},\"accepting\":{},\"requests\":{},\"status\":\"{}\",\"harakiri_count\":{},\"respawn_count\":{},\"last_spawn\":{},\"rss\":{rss},\"vsz\":{vsz},\"lifetime_recycles\":{},\"rss_recycles\":{},\"cores\":[{}]}}",
                 i + 1,
-                w.pid.load(Ordering::Relaxed),
+                pid,
                 u8::from(!cheap),
                 w.requests.load(Ordering::Relaxed),
                 if cheap {
@@ -269,6 +335,8 @@ impl Master {
                 w.harakiri_count.load(Ordering::Relaxed),
                 w.respawns.load(Ordering::Relaxed),
                 w.last_spawn.load(Ordering::Relaxed),
+                self.recycled[i][0],
+                self.recycled[i][1],
                 cores.join(",")
             ));
         }
@@ -277,12 +345,13 @@ impl Master {
             .iter()
             .map(|l| {
                 format!(
-                    "{{\"name\":{:?},\"proto\":\"{}\",\"max_queue\":{}}}",
+                    "{{\"name\":{:?},\"proto\":\"{}\",\"queue\":{},\"max_queue\":{}}}",
                     l.spec.text,
                     match l.proto() {
                         wsgid::config::Proto::Http => "http",
                         wsgid::config::Proto::Uwsgi => "uwsgi",
                     },
+                    listen_queue(l.fd()).unwrap_or(0),
                     self.cfg.listen
                 )
             })
@@ -344,7 +413,11 @@ impl Master {
         if now < self.cheaper_next {
             return;
         }
-        self.cheaper_next = now + Duration::from_secs(ch.overload);
+        self.cheaper_next = now + cheaper_period(&ch);
+        if ch.algo == wsgid::config::CheaperAlgo::Backlog {
+            self.backlog_cycle(py, sigfd, &ch);
+            return;
+        }
         let running = self.running();
         let (min, max) = (ch.min as usize, self.cfg.processes as usize);
         if running.len() < min {
@@ -404,6 +477,168 @@ impl Master {
         unsafe { libc::kill(pid, libc::SIGTERM) };
     }
 
+    /// One cycle of uWSGI's `backlog` cheaper algorithm, every second: more than
+    /// `cheaper-overload` connections waiting in the TCP listen queues -> spawn
+    /// `cheaper-step` workers (up to `processes`); every queue empty for 3 cycles in a
+    /// row while a worker (not the last spare) had no request for a cycle -> stop it
+    /// gracefully (never below `cheaper`).
+    fn backlog_cycle(&mut self, py: Python<'_>, sigfd: RawFd, ch: &wsgid::config::Cheaper) {
+        let queue: u64 = self
+            .listeners
+            .iter()
+            .filter_map(|l| listen_queue(l.fd()))
+            .map(u64::from)
+            .sum();
+        let running = self.running();
+        let (min, max) = (ch.min as usize, self.cfg.processes as usize);
+        if running.len() < min {
+            self.idle_cycles = 0;
+            self.spawn_cheap(py, min - running.len(), sigfd);
+            return;
+        }
+        if queue > ch.overload {
+            self.idle_cycles = 0;
+            if running.len() < max {
+                let n = (ch.step as usize).min(max - running.len());
+                crate::log::info(&format!(
+                    "cheaper backlog: listen queue {queue} > cheaper-overload {}, spawning {n} more worker(s) ({} running)",
+                    ch.overload,
+                    running.len()
+                ));
+                self.spawn_cheap(py, n, sigfd);
+            }
+            return;
+        }
+        let now_us = now_us();
+        let last = |i: usize| {
+            let w = self.sb.worker(i);
+            w.last_active_us
+                .load(Ordering::Relaxed)
+                .max(w.last_spawn.load(Ordering::Relaxed) * 1_000_000)
+        };
+        let not_busy: Vec<usize> = running.iter().copied().filter(|&i| !self.busy(i)).collect();
+        let candidate = not_busy
+            .iter()
+            .copied()
+            .filter(|&i| now_us.saturating_sub(last(i)) >= 1_000_000)
+            .min_by_key(|&i| last(i));
+        let Some(i) =
+            candidate.filter(|_| queue == 0 && running.len() > min && not_busy.len() >= 2)
+        else {
+            self.idle_cycles = 0;
+            return;
+        };
+        self.idle_cycles += 1;
+        if self.idle_cycles < 3 {
+            return;
+        }
+        self.idle_cycles = 0;
+        let pid = self.sb.worker(i).pid.load(Ordering::Relaxed);
+        if pid <= 0 {
+            return;
+        }
+        self.retiring[i] = true;
+        crate::log::info(&format!(
+            "cheaper backlog: listen queues empty, worker {} (pid: {pid}) idle for {} s, stopping it ({} running, cheaper {})",
+            i + 1,
+            now_us.saturating_sub(last(i)) / 1_000_000,
+            running.len() - 1,
+            ch.min
+        ));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+
+    /// Asks worker `pid` (slot `i`) to finish its request and exit; it is respawned
+    /// when reaped, and SIGKILLed if still there after `grace`.
+    fn recycle(&mut self, pid: i32, i: usize, why: Recycle, sig: libc::c_int, grace: Duration) {
+        self.recycling.insert(pid, (Instant::now() + grace, why));
+        match why {
+            Recycle::Lifetime => self.recycled[i][0] += 1,
+            Recycle::Rss => self.recycled[i][1] += 1,
+            Recycle::Harakiri => {}
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, sig) };
+    }
+
+    /// `max-worker-lifetime` and `reload-on-rss`: graceful recycling of running
+    /// workers (not cheaper-retiring ones, not those already being recycled); and
+    /// SIGKILL for recycled workers past their deadline.
+    fn recycle_checks(&mut self) {
+        let now = Instant::now();
+        let overdue: Vec<(i32, Recycle)> = self
+            .recycling
+            .iter()
+            .filter(|(_, (deadline, _))| now >= *deadline)
+            .map(|(&pid, &(_, why))| (pid, why))
+            .collect();
+        for (pid, why) in overdue {
+            if let Some(&i) = self.pids.get(&pid) {
+                crate::log::info(&format!(
+                    "worker {} (pid: {pid}) still running {} after its {}: SIGKILL",
+                    i + 1,
+                    if why == Recycle::Harakiri {
+                        "its request"
+                    } else {
+                        "a request"
+                    },
+                    match why {
+                        Recycle::Harakiri => "harakiri-graceful-timeout",
+                        _ => "worker-reload-mercy",
+                    }
+                ));
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            // Killed once; the entry goes when it is reaped.
+            self.recycling
+                .insert(pid, (now + Duration::from_secs(3600), why));
+        }
+        if self.cfg.max_worker_lifetime.is_none() && self.cfg.reload_on_rss.is_none() {
+            return;
+        }
+        let mercy = Duration::from_secs(self.cfg.reload_mercy);
+        let live: Vec<(i32, usize)> = self
+            .pids
+            .iter()
+            .map(|(&p, &i)| (p, i))
+            .filter(|&(p, i)| !self.retiring[i] && !self.recycling.contains_key(&p))
+            .collect();
+        for (pid, i) in live {
+            if let (Some(limit), Some(at)) =
+                (self.cfg.max_worker_lifetime, self.spawned_at.get(&pid))
+            {
+                let age = at.elapsed();
+                if age >= Duration::from_secs(limit) {
+                    // uWSGI's line, then wsgid's detail.
+                    crate::log::info(&format!(
+                        "worker {} lifetime reached, it was running for {} second(s)",
+                        i + 1,
+                        age.as_secs()
+                    ));
+                    crate::log::info(&format!(
+                        "worker {} (pid: {pid}) max-worker-lifetime {limit} s: recycling gracefully",
+                        i + 1
+                    ));
+                    self.recycle(pid, i, Recycle::Lifetime, libc::SIGTERM, mercy);
+                    continue;
+                }
+            }
+            if let Some(limit) = self.cfg.reload_on_rss
+                && let Some((rss, _)) = proc_memory(pid)
+                && rss > limit * 1024 * 1024
+            {
+                crate::log::info(&format!(
+                    "worker {} (pid: {pid}) RSS {} MiB > reload-on-rss {limit} MiB: recycling gracefully",
+                    i + 1,
+                    rss / (1024 * 1024)
+                ));
+                self.recycle(pid, i, Recycle::Rss, libc::SIGTERM, mercy);
+            }
+        }
+    }
+
     fn serve_stats(&self) {
         let body = self.stats_json();
         if let Some(l) = &self.stats {
@@ -420,31 +655,61 @@ impl Master {
         }
     }
 
-    fn harakiri(&self) {
+    /// `harakiri`: a worker whose request runs longer than the limit is killed
+    /// (SIGKILL), or with `harakiri-graceful-timeout` first sent
+    /// `harakiri-graceful-signal` and SIGKILLed after that timeout (recycle_checks).
+    fn harakiri(&mut self) {
         let Some(limit) = self.cfg.harakiri else {
             return;
         };
         let now = now_us();
+        let mut hits = Vec::new();
         for (&pid, &i) in &self.pids {
+            if self
+                .recycling
+                .get(&pid)
+                .is_some_and(|(_, why)| *why == Recycle::Harakiri)
+            {
+                continue;
+            }
             for t in 0..self.sb.threads() {
                 let c = self.sb.core(i, t);
                 let start = c.start_us.load(Ordering::Acquire);
                 if start != 0 && now.saturating_sub(start) > limit * 1_000_000 {
+                    let elapsed = now.saturating_sub(start);
                     crate::log::info(&format!(
-                        "HARAKIRI ON WORKER {} (pid: {pid}, core: {t}) after {} s: {}",
+                        "*** HARAKIRI ON WORKER {} (pid: {pid}, core: {t}) after {}.{:03} s (harakiri {limit}) ***",
                         i + 1,
-                        (now - start) / 1_000_000,
-                        c.info()
+                        elapsed / 1_000_000,
+                        (elapsed % 1_000_000) / 1000,
+                    ));
+                    crate::log::info(&format!(
+                        "HARAKIRI: worker {} (pid: {pid}) WAS managing request {} since {} s",
+                        i + 1,
+                        c.info(),
+                        elapsed / 1_000_000
                     ));
                     self.sb
                         .worker(i)
                         .harakiri_count
                         .fetch_add(1, Ordering::Relaxed);
-                    c.start_us.store(0, Ordering::Relaxed);
-                    // SAFETY: signalling our own child.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    hits.push((pid, i, t));
                     break;
                 }
+            }
+        }
+        for (pid, i, t) in hits {
+            if let Some(g) = self.cfg.harakiri_graceful_timeout {
+                let sig = self.cfg.harakiri_graceful_signal;
+                crate::log::info(&format!(
+                    "HARAKIRI: sending signal {sig} to worker {} (pid: {pid}), SIGKILL in {g} s (harakiri-graceful-timeout)",
+                    i + 1
+                ));
+                self.recycle(pid, i, Recycle::Harakiri, sig, Duration::from_secs(g));
+            } else {
+                self.sb.core(i, t).start_us.store(0, Ordering::Relaxed);
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
     }
@@ -528,7 +793,10 @@ impl Master {
             }
         }
         if let Some(ch) = self.cfg.cheaper {
-            self.cheaper_next = Instant::now() + Duration::from_secs(ch.overload);
+            self.cheaper_next = Instant::now() + cheaper_period(&ch);
+        }
+        if let Some(how) = &self.cfg.processes_auto {
+            crate::log::info(how);
         }
         sd_notify("READY=1\nSTATUS=serving");
         crate::log::info(&format!(
@@ -537,8 +805,19 @@ impl Master {
             initial,
             self.cfg.threads,
             self.cfg.cheaper.map_or(String::new(), |c| format!(
-                " (cheaper spare: {}..{} workers, step {}, cycle {} s)",
-                c.min, self.cfg.processes, c.step, c.overload
+                " (cheaper {}: {}..{} workers, step {}, {})",
+                match c.algo {
+                    wsgid::config::CheaperAlgo::Spare => "spare",
+                    wsgid::config::CheaperAlgo::Backlog => "backlog",
+                },
+                c.min,
+                self.cfg.processes,
+                c.step,
+                match c.algo {
+                    wsgid::config::CheaperAlgo::Spare => format!("cycle {} s", c.overload),
+                    wsgid::config::CheaperAlgo::Backlog =>
+                        format!("spawn when a TCP listen queue > {}", c.overload),
+                }
             )),
             self.listeners
                 .iter()
@@ -585,14 +864,20 @@ impl Master {
                     revents: 0,
                 });
             }
-            // 1 s tick (reap, harakiri), shorter when a cheaper cycle is due sooner.
+            // 1 s tick (reap, recycling), 250 ms with harakiri or a recycle deadline
+            // pending, shorter when a cheaper cycle is due sooner.
+            let tick = if self.cfg.harakiri.is_some() || !self.recycling.is_empty() {
+                250
+            } else {
+                1000
+            };
             let timeout = if self.cfg.cheaper.is_some() && state == State::Running {
                 self.cheaper_next
                     .saturating_duration_since(Instant::now())
                     .as_millis()
-                    .clamp(1, 1000) as libc::c_int
+                    .clamp(1, tick) as libc::c_int
             } else {
-                1000
+                tick as libc::c_int
             };
             let n = py.detach(|| {
                 // SAFETY: pfds is a live array of the given length.
@@ -632,8 +917,7 @@ impl Master {
                                 self.signal_workers(libc::SIGTERM);
                                 self.spawn_cheap(py, missing, sigfd.as_raw_fd());
                                 self.idle_cycles = 0;
-                                self.cheaper_next =
-                                    Instant::now() + Duration::from_secs(ch.overload);
+                                self.cheaper_next = Instant::now() + cheaper_period(&ch);
                                 continue;
                             }
                         } else {
@@ -695,6 +979,8 @@ impl Master {
                 let Some(index) = self.pids.remove(&pid) else {
                     continue;
                 };
+                self.spawned_at.remove(&pid);
+                let recycled = self.recycling.remove(&pid).map(|(_, why)| why);
                 self.sb.worker(index).pid.store(0, Ordering::Relaxed);
                 let how = if libc::WIFSIGNALED(status) {
                     format!("killed by signal {}", libc::WTERMSIG(status))
@@ -724,8 +1010,14 @@ impl Master {
                         continue;
                     }
                     crate::log::info(&format!(
-                        "worker {} (pid: {pid}) ended ({how}), respawning",
-                        index + 1
+                        "worker {} (pid: {pid}) ended ({how}){}, respawning",
+                        index + 1,
+                        match recycled {
+                            Some(Recycle::Harakiri) => " after harakiri",
+                            Some(Recycle::Lifetime) => " for max-worker-lifetime",
+                            Some(Recycle::Rss) => " for reload-on-rss",
+                            None => "",
+                        }
                     ));
                     if let Err(e) = self.spawn(py, index, sigfd.as_raw_fd()) {
                         crate::log::info(&format!("cannot respawn worker {}: {e}", index + 1));
@@ -739,6 +1031,7 @@ impl Master {
             }
             if state == State::Running {
                 self.harakiri();
+                self.recycle_checks();
                 self.cheaper_cycle(py, sigfd.as_raw_fd());
             }
         }

@@ -3,7 +3,8 @@
 //!
 //! Layers: [`cli::parse_args`] / [`ini::parse_ini`] give [`RawEntry`]s (no meaning yet);
 //! [`resolve`] looks each one up in [`options::OPTIONS`], checks its value and builds the
-//! model the launcher and the server read. No I/O in `resolve`.
+//! model the launcher and the server read. No I/O in `resolve`, except that
+//! `processes = auto` reads the machine (CPU count, available memory: `sysinfo`).
 
 pub mod cli;
 pub mod ini;
@@ -138,7 +139,18 @@ pub struct Config {
     pub need_app: bool,
     pub die_on_term: bool,
     pub harakiri: Option<u64>,
+    /// `harakiri-graceful-timeout`: harakiri sends `harakiri_graceful_signal` first and
+    /// SIGKILL only after this many more seconds.
+    pub harakiri_graceful_timeout: Option<u64>,
+    /// `harakiri-graceful-signal` (default SIGTERM).
+    pub harakiri_graceful_signal: i32,
     pub max_requests: Option<u64>,
+    /// `max-worker-lifetime`: seconds after which a worker is recycled gracefully.
+    pub max_worker_lifetime: Option<u64>,
+    /// `reload-on-rss`: MiB of resident memory above which a worker is recycled.
+    pub reload_on_rss: Option<u64>,
+    /// `processes = auto`: how the number was computed (logged at start).
+    pub processes_auto: Option<String>,
     /// `cheaper` (spare algorithm): None = every `processes` worker always runs.
     pub cheaper: Option<Cheaper>,
     pub reload_mercy: u64,
@@ -175,8 +187,81 @@ pub struct Cheaper {
     pub initial: u32,
     /// `cheaper-step`: workers spawned at once when none is idle (>= 1).
     pub step: u32,
-    /// `cheaper-overload`: seconds per cycle, and idle cycles before one worker stops.
+    /// `cheaper-overload`: `spare`: seconds per cycle, and idle cycles before one
+    /// worker stops; `backlog`: the listen queue length above which workers are added.
     pub overload: u64,
+    /// `cheaper-algo`.
+    pub algo: CheaperAlgo,
+}
+
+/// uWSGI's cheaper algorithms wsgid implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheaperAlgo {
+    /// Add workers when none is idle, stop idle ones (uWSGI's default).
+    Spare,
+    /// Add workers when a TCP listen queue holds more than `cheaper-overload`
+    /// connections (Linux `TCP_INFO`); stop an idle one when every queue is empty.
+    Backlog,
+}
+
+/// Per-worker resident memory assumed by `processes = auto` (a trytond or Flask worker
+/// with its imports is 40-150 MiB).
+pub const AUTO_WORKER_MIB: u64 = 128;
+
+/// `processes = auto`: min(2 x cpus + 1, available memory / [`AUTO_WORKER_MIB`]),
+/// at least 1, at most 1024.
+pub fn auto_processes(cpus: usize, available_bytes: u64) -> u32 {
+    let by_cpu = (cpus.max(1) as u64) * 2 + 1;
+    let by_mem = available_bytes / (AUTO_WORKER_MIB * 1024 * 1024);
+    by_cpu.min(by_mem).clamp(1, 1024) as u32
+}
+
+/// Reads the machine (sysinfo) for `processes = auto`: (workers, explanation).
+fn machine_processes() -> (u32, String) {
+    let mut sys = sysinfo::System::new();
+    sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+    sys.refresh_memory();
+    // Logical CPUs of the machine, fewer when the affinity mask (taskset, systemd
+    // CPUAffinity=) allows fewer.
+    let mut cpus = sys.cpus().len().max(1);
+    if let Ok(n) = std::thread::available_parallelism() {
+        cpus = cpus.min(n.get());
+    }
+    // Available memory, or what the cgroup (systemd MemoryMax=) still allows if less.
+    let mut avail = sys.available_memory();
+    if let Some(cg) = sys.cgroup_limits() {
+        avail = avail.min(cg.free_memory);
+    }
+    let n = auto_processes(cpus, avail);
+    (
+        n,
+        format!(
+            "processes = auto: {n} worker(s) = min(2 x {cpus} CPUs + 1, {} MiB available / {AUTO_WORKER_MIB} MiB per worker)",
+            avail / (1024 * 1024)
+        ),
+    )
+}
+
+/// A signal by number (1-64) or name (`SIGTERM`, `TERM`, `term`).
+pub fn parse_signal(text: &str) -> Option<i32> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let up = t.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    Some(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ABRT" => libc::SIGABRT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        _ => return None,
+    })
 }
 
 /// Parses a socket address as uWSGI does: a path (contains `/` or no `:`), `@name`
@@ -230,7 +315,12 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
         need_app: false,
         die_on_term: false,
         harakiri: None,
+        harakiri_graceful_timeout: None,
+        harakiri_graceful_signal: libc::SIGTERM,
         max_requests: None,
+        max_worker_lifetime: None,
+        reload_on_rss: None,
+        processes_auto: None,
         cheaper: None,
         reload_mercy: 60,
         pidfile: None,
@@ -261,6 +351,7 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
     let mut cheaper_initial: Option<(u32, Origin)> = None;
     let mut cheaper_step = 1u32;
     let mut cheaper_overload = 3u64;
+    let mut cheaper_algo: (CheaperAlgo, Option<Origin>) = (CheaperAlgo::Spare, None);
     for e in entries {
         let Some(spec) = lookup(&e.name) else {
             return Err(ConfigError::Unknown {
@@ -344,8 +435,14 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
             "master" => {
                 flag()?;
             }
+            "processes" if e.value.trim().eq_ignore_ascii_case("auto") => {
+                let (n, how) = machine_processes();
+                c.processes = n;
+                c.processes_auto = Some(how);
+            }
             "processes" => {
-                let n: u32 = int(e, name)?;
+                let n: u32 = int(e, name)
+                    .map_err(|_| bad("a number between 1 and 1024, or `auto`".into()))?;
                 if n == 0 || n > 1024 {
                     return Err(bad("between 1 and 1024".into()));
                 }
@@ -369,6 +466,23 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
                 let n: u64 = int(e, name)?;
                 c.max_requests = (n > 0).then_some(n);
             }
+            "harakiri-graceful-timeout" => {
+                let n: u64 = int(e, name)?;
+                c.harakiri_graceful_timeout = (n > 0).then_some(n);
+            }
+            "harakiri-graceful-signal" => {
+                c.harakiri_graceful_signal = parse_signal(&e.value).ok_or_else(|| {
+                    bad("a signal name (SIGTERM, TERM, SIGUSR1, ...) or number 1-64".into())
+                })?;
+            }
+            "max-worker-lifetime" => {
+                let n: u64 = int(e, name)?;
+                c.max_worker_lifetime = (n > 0).then_some(n);
+            }
+            "reload-on-rss" => {
+                let n: u64 = int(e, name)?;
+                c.reload_on_rss = (n > 0).then_some(n);
+            }
             "cheaper" => cheaper = Some((int(e, name)?, e.origin.clone())),
             "cheaper-initial" => cheaper_initial = Some((int(e, name)?, e.origin.clone())),
             "cheaper-step" => {
@@ -384,13 +498,17 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
                 }
             }
             "cheaper-algo" => {
-                let v = e.value.trim();
-                if !v.is_empty() && v != "spare" {
-                    return Err(bad(
-                        "wsgid implements only the `spare` cheaper algorithm (uWSGI's default)"
-                            .into(),
-                    ));
-                }
+                let algo = match e.value.trim() {
+                    "" | "spare" => CheaperAlgo::Spare,
+                    "backlog" => CheaperAlgo::Backlog,
+                    _ => {
+                        return Err(bad(
+                            "wsgid implements the `spare` (uWSGI's default) and `backlog` cheaper algorithms"
+                                .into(),
+                        ));
+                    }
+                };
+                cheaper_algo = (algo, Some(e.origin.clone()));
             }
             "worker-reload-mercy" | "reload-mercy" => c.reload_mercy = int(e, name)?,
             "pidfile" => c.pidfile = Some(PathBuf::from(e.value.trim())),
@@ -469,11 +587,24 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
             }
             _ => min,
         };
+        // `backlog` reads the accept queue of TCP listeners (TCP_INFO); a UNIX
+        // socket's queue is not measurable that way, so it could never scale up.
+        if cheaper_algo.0 == CheaperAlgo::Backlog
+            && !c.sockets.iter().any(|s| matches!(s.addr, BindAddr::Tcp(_)))
+        {
+            return Err(ConfigError::Value {
+                name: "cheaper-algo".into(),
+                value: "backlog".into(),
+                expected: "the `backlog` algorithm measures TCP listen queues and needs at least one TCP `socket`/`http-socket` (UNIX socket queues are not measurable); use `spare`".into(),
+                origin: cheaper_algo.1.clone().unwrap_or(origin),
+            });
+        }
         c.cheaper = Some(Cheaper {
             min,
             initial,
             step: cheaper_step,
             overload: cheaper_overload,
+            algo: cheaper_algo.0,
         });
     }
     let callable_or = |c: Option<String>| c.unwrap_or_else(|| "application".to_string());
@@ -645,6 +776,7 @@ mod tests {
                 Kind::Flag => "true",
                 _ if o.name == "chmod-socket" => "660",
                 _ if o.name == "cheaper-algo" => "spare",
+                _ if o.name == "harakiri-graceful-signal" => "SIGTERM",
                 _ => "/tmp/x",
             };
             let r = resolve(&raw(&[
@@ -676,7 +808,8 @@ mod tests {
                 min: 1,
                 initial: 1,
                 step: 1,
-                overload: 3
+                overload: 3,
+                algo: CheaperAlgo::Spare,
             })
         );
         assert_eq!(
@@ -693,7 +826,8 @@ mod tests {
                 min: 2,
                 initial: 3,
                 step: 2,
-                overload: 1
+                overload: 1,
+                algo: CheaperAlgo::Spare,
             })
         );
         // cheaper >= processes: an error naming the option and its line.
@@ -711,11 +845,86 @@ mod tests {
             e.contains("/x.ini:5") && e.contains("`cheaper-initial`"),
             "{e}"
         );
-        let e = with(&[("cheaper-algo", "backlog")])
+        // backlog on UNIX sockets only: an error naming the option and its line.
+        let e = with(&[("cheaper", "1"), ("cheaper-algo", "backlog")])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`cheaper-algo`") && e.contains("spare"), "{e}");
+        assert!(
+            e.contains("/x.ini:5") && e.contains("`cheaper-algo`") && e.contains("TCP"),
+            "{e}"
+        );
+        let e = with(&[("cheaper-algo", "busyness")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`cheaper-algo`") && e.contains("backlog"), "{e}");
+        let c = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "127.0.0.1:3031"),
+            ("processes", "4"),
+            ("cheaper", "1"),
+            ("cheaper-algo", "backlog"),
+        ]))
+        .unwrap();
+        assert_eq!(c.cheaper.unwrap().algo, CheaperAlgo::Backlog);
         assert!(with(&[("cheaper-step", "0")]).is_err());
         assert!(with(&[("cheaper-overload", "0")]).is_err());
+    }
+
+    #[test]
+    fn recycling_options_and_signals() {
+        let c = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "/s"),
+            ("harakiri", "2"),
+            ("harakiri-graceful-timeout", "3"),
+            ("harakiri-graceful-signal", "SIGUSR1"),
+            ("max-worker-lifetime", "60"),
+            ("reload-on-rss", "256"),
+        ]))
+        .unwrap();
+        assert_eq!(c.harakiri, Some(2));
+        assert_eq!(c.harakiri_graceful_timeout, Some(3));
+        assert_eq!(c.harakiri_graceful_signal, libc::SIGUSR1);
+        assert_eq!(c.max_worker_lifetime, Some(60));
+        assert_eq!(c.reload_on_rss, Some(256));
+        assert_eq!(parse_signal("term"), Some(libc::SIGTERM));
+        assert_eq!(parse_signal("9"), Some(9));
+        assert_eq!(parse_signal("0"), None);
+        assert_eq!(parse_signal("SIGNOPE"), None);
+        let e = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "/s"),
+            ("harakiri-graceful-signal", "SIGNOPE"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/x.ini:3") && e.contains("harakiri-graceful-signal"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn processes_auto() {
+        const MIB: u64 = 1024 * 1024;
+        // CPU-bound: 2 CPUs, plenty of memory -> 5.
+        assert_eq!(auto_processes(2, 64 * 1024 * MIB), 5);
+        // Memory-bound: 16 CPUs, 512 MiB available -> 4 workers of 128 MiB.
+        assert_eq!(auto_processes(16, 512 * MIB), 4);
+        // Never below 1.
+        assert_eq!(auto_processes(0, 0), 1);
+        for v in ["auto", "AUTO"] {
+            let c = resolve(&raw(&[("module", "a"), ("socket", "/s"), ("workers", v)])).unwrap();
+            assert!((1..=1024).contains(&c.processes), "{}", c.processes);
+            assert!(c.processes_auto.as_deref().unwrap().contains("CPUs"));
+        }
+        let e = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "/s"),
+            ("processes", "many"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/x.ini:3") && e.contains("auto"), "{e}");
     }
 }

@@ -99,7 +99,7 @@ pub const OPTIONS: &[OptSpec] = &[
         "processes",
         ["workers", "p"],
         Int,
-        "number of worker processes (default 1)"
+        "number of worker processes (default 1); `auto`: min(2 x CPUs + 1, available memory / 128 MiB)"
     ),
     opt!("threads", [], Int, "handler threads per worker (default 1)"),
     opt!(
@@ -133,6 +133,12 @@ pub const OPTIONS: &[OptSpec] = &[
         "log harakiri events verbosely (wsgid always does)"
     ),
     opt!(
+        "harakiri-graceful-signal",
+        [],
+        Str,
+        "signal sent first by harakiri when harakiri-graceful-timeout is set (default SIGTERM)"
+    ),
+    opt!(
         "cheaper",
         [],
         Int,
@@ -160,7 +166,7 @@ pub const OPTIONS: &[OptSpec] = &[
         "cheaper-algo",
         [],
         Str,
-        "cheaper algorithm: only `spare` (the default) is implemented"
+        "cheaper algorithm: `spare` (the default) or `backlog` (TCP listen queue > cheaper-overload)"
     ),
     opt!(
         "max-requests",
@@ -350,20 +356,20 @@ pub const OPTIONS: &[OptSpec] = &[
     opt!(
         "harakiri-graceful-timeout",
         [],
-        NotYet,
-        "graceful harakiri signal (issue 5)"
+        Int,
+        "harakiri sends harakiri-graceful-signal first, SIGKILL after N more seconds"
     ),
     opt!(
         "max-worker-lifetime",
         [],
-        NotYet,
-        "recycle workers by age (issue 5)"
+        Int,
+        "recycle a worker gracefully after it ran N seconds"
     ),
     opt!(
         "reload-on-rss",
         [],
-        NotYet,
-        "recycle workers by memory (issue 5)"
+        Int,
+        "recycle a worker gracefully once its RSS exceeds N MiB"
     ),
     opt!(
         "daemonize",

@@ -444,3 +444,43 @@ pub fn start_nginx(dir: &TempDir, port: u16, server_block: &str) -> Proc {
     });
     p
 }
+
+/// The stats JSON served on `127.0.0.1:port` (None while it does not answer).
+pub fn stats_json(port: u16) -> Option<serde_json::Value> {
+    let mut st = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    st.set_read_timeout(Some(WAIT)).ok()?;
+    let mut out = String::new();
+    st.read_to_string(&mut out).ok()?;
+    Some(serde_json::from_str(&out).unwrap_or_else(|e| panic!("stats JSON: {e}: {out}")))
+}
+
+/// Live worker pids (slot order, cheap slots left out) from the stats JSON.
+pub fn worker_pids(port: u16) -> Vec<i64> {
+    stats_json(port)
+        .map(|v| {
+            v["workers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|w| w["pid"].as_i64())
+                .filter(|&p| p > 0)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs curl through a real server; returns (HTTP status, body, seconds taken).
+pub fn curl_status(url: &str) -> (u16, String, f64) {
+    let start = Instant::now();
+    let out = Command::new(tool("curl"))
+        .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}", url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
+    (
+        code.trim().parse().unwrap_or(0),
+        body.to_string(),
+        start.elapsed().as_secs_f64(),
+    )
+}
