@@ -141,14 +141,114 @@ def tree_rss(pid):
     return rss(pid), sum(rss(c) for c in desc)
 
 
-def run_wrk(url, duration, script):
+def tree_pids(pid):
+    """`pid` and all its descendants, from /proc."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(d))
+    out, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        stack.extend(children.get(p, []))
+    return out
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """{pid: (utime, stime) in seconds} (all threads of each process), from /proc."""
+    out = {}
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[p] = (int(f[11]) / TICK, int(f[12]) / TICK)
+    return out
+
+
+def parse_strace(path):
+    """{syscall: calls} from an `strace -c` summary."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0].replace(".", "").isdigit() and f[-1] != "total":
+            try:
+                out[f[-1]] = int(f[3])
+            except ValueError:
+                pass
+    return out
+
+
+def machine_cpu():
+    """(idle+iowait, total) jiffies of the whole machine, from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return f[3] + f[4], sum(f[:8])
+
+
+def run_wrk(url, duration, script, watch=None, strace_to=None):
+    """Runs wrk; with `watch` ({name: root pid}), also the CPU (utime+stime) each process
+    tree and wrk itself spent during the run, and the machine's idle share. With
+    `strace_to` (a path), `strace -c -f` is attached to the "server" tree for the run only
+    (it slows the server: use the syscall counts, not that run's req/s)."""
     argv = ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-s", str(script), url]
     env = dict(os.environ, WRK_REPORT=str(BENCH / "wrk-report.lua"))
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, env=env)
-    for line in out.stdout.splitlines():
+    watch = watch or {}
+    trees = {name: tree_pids(pid) for name, pid in watch.items()}
+    before = {name: cpu_seconds(pids) for name, pids in trees.items()}
+    tracer = None
+    if strace_to:
+        tracer = subprocess.Popen(["strace", "-c", "-f", "-o", str(strace_to),
+                                   *sum((["-p", str(q)] for q in trees["server"]), [])],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # strace attaches asynchronously; no signal tells it is done
+    idle0, total0 = machine_cpu()
+    with tempfile.TemporaryFile("w+") as outf:
+        p = subprocess.Popen(argv, stdout=outf, stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.monotonic() + duration + 60
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                p.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                p.wait()
+                raise RuntimeError("wrk did not finish")
+            time.sleep(0.05)
+        idle1, total1 = machine_cpu()
+        after = {name: cpu_seconds(pids) for name, pids in trees.items()}
+        if tracer:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(30)
+        outf.seek(0)
+        stdout = outf.read()
+    for line in stdout.splitlines():
         if line.startswith("WRKRESULT"):
-            return dict((k, int(v)) for k, v in (kv.split("=") for kv in line.split()[1:]))
-    raise RuntimeError(f"wrk printed no result: {out.stdout}\n{out.stderr}")
+            res = dict((k, int(v)) for k, v in (kv.split("=") for kv in line.split()[1:]))
+            break
+    else:
+        raise RuntimeError(f"wrk printed no result: {stdout}")
+    res["cpu_s"], res["sys_s"] = {}, {}
+    for name in trees:
+        res["cpu_s"][name] = sum(sum(after[name].get(q, t)) - sum(t)
+                                 for q, t in before[name].items())
+        res["sys_s"][name] = sum(after[name].get(q, t)[1] - t[1]
+                                 for q, t in before[name].items())
+    res["cpu_s"]["wrk"] = ru.ru_utime + ru.ru_stime
+    res["sys_s"]["wrk"] = ru.ru_stime
+    if strace_to:
+        res["syscalls"] = parse_strace(strace_to)
+    res["idle_pct"] = 100.0 * (idle1 - idle0) / max(1, total1 - total0)
+    return res
 
 
 NGINX_CONF = """
@@ -178,6 +278,54 @@ http {{
 """
 
 
+# The CEILING (--ceiling): nginx answers by itself, with no upstream server at all, so
+# the run measures what wrk (+ nginx) alone leave of the machine. Case 1: wrk keep-alive
+# -> nginx `return 200` (the nginx hop without the upstream). Case 2: a trivial closing
+# responder (nginx `return 200`, keepalive_timeout 0) behind the same wrk script. No
+# server can beat these figures on this machine; if one is below 1.2x uWSGI, the
+# goal is out of reach here whatever the server does.
+CEILING_CONF = """
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_timeout {keepalive};
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port} backlog={backlog};
+    location / {{
+      default_type text/plain;
+      return 200 "Hello, World!";
+    }}
+  }}
+}}
+"""
+
+
+def ceiling_run(case, args, run_dir):
+    port = free_port()
+    conf = run_dir / "nginx.conf"
+    conf.write_text(CEILING_CONF.format(tmp=run_dir, port=port, backlog=BACKLOG,
+                                        keepalive="75s" if case == 1 else "0"))
+    ngx = Proc(["nginx", "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
+               str(run_dir / "nginx.out"))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_http(url, proc=ngx)
+        script = BENCH / ("wrk-keepalive.lua" if case == 1 else "wrk-close.lua")
+        res = run_wrk(url, args.duration, script, {"nginx": ngx.p.pid})
+        res["master_kib"], res["workers_kib"] = 0, 0
+        return res
+    finally:
+        ngx.stop()
+
+
 def one_run(case, server, args, tmp, trytond):
     run_dir = Path(tempfile.mkdtemp(dir=tmp, prefix=f"c{case}-{server}-"))
     log = str(run_dir / "server.log")
@@ -187,6 +335,13 @@ def one_run(case, server, args, tmp, trytond):
     else:
         app = ("hello:application", str(APPS), [])
     procs = []
+    watch = {}
+    if server == "ceiling":
+        res = ceiling_run(case, args, run_dir)
+        errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
+        res["valid"] = errors == 0 and res["requests"] > 0
+        res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+        return res
     try:
         if case == 1:
             sock = str(run_dir / "app.sock")
@@ -199,6 +354,7 @@ def one_run(case, server, args, tmp, trytond):
             ngx = Proc(["nginx", "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
                        str(run_dir / "nginx.out"))
             procs.append(ngx)
+            watch["nginx"] = ngx.p.pid
             url = f"http://127.0.0.1:{port}/"
             wait_http(url, proc=srv)
             script = BENCH / "wrk-keepalive.lua"
@@ -216,7 +372,9 @@ def one_run(case, server, args, tmp, trytond):
             else:
                 wait_http(url, proc=srv)
                 script = BENCH / ("wrk-keepalive.lua" if case == 3 else "wrk-close.lua")
-        res = run_wrk(url, args.duration, script)
+        watch["server"] = srv.p.pid
+        res = run_wrk(url, args.duration, script, watch,
+                      strace_to=run_dir / "strace.txt" if args.strace else None)
         res["master_kib"], res["workers_kib"] = tree_rss(srv.p.pid)
         errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
         res["valid"] = errors == 0 and res["requests"] > 0
@@ -234,6 +392,13 @@ CASES = {
     4: ("trytond common.server.version (HTTP, close)", ["wsgid", "uwsgi"], "uwsgi"),
 }
 GOALS = {1: 1.2, 2: 1.2, 3: 1.0, 4: 1.0}
+
+
+def cpu_per_request(r):
+    """CPU microseconds per request of each watched process tree, and their sum."""
+    out = {k: 1e6 * v / max(1, r["requests"]) for k, v in r.get("cpu_s", {}).items()}
+    out["all"] = sum(out.values())
+    return out
 
 
 def make_trytond_db(tmp, venv):
@@ -256,8 +421,21 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--cases", default="1,2,3,4")
     ap.add_argument("--venv", type=Path, default=BENCH / ".venv")
+    ap.add_argument("--servers", default=None,
+                    help="comma-separated subset of servers to run (default: all of each case)")
+    ap.add_argument("--strace", action="store_true",
+                    help="attach strace -c -f to the server for each run; print syscalls per "
+                         "request (slows the server: req/s of such runs mean nothing)")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also run the ceiling (nginx answering by itself) in cases 1 and 2")
     args = ap.parse_args()
     cases = [int(c) for c in args.cases.split(",")]
+    only = set(args.servers.split(",")) if args.servers else None
+
+    def servers_of(case):
+        names = list(CASES[case][1]) + (["ceiling"] if args.ceiling and case in (1, 2) else [])
+        return [n for n in names if only is None or n in only or n == "ceiling"]
+
     if not (ROOT / "target/release/wsgid").exists():
         sys.exit("bench: build first: cargo build --release")
     if not (args.venv / "bin/granian").exists():
@@ -267,7 +445,7 @@ def main():
         trytond = make_trytond_db(tmp, args.venv) if 4 in cases else None
         for rnd in range(1, args.rounds + 1):
             for case in cases:
-                for server in CASES[case][1]:
+                for server in servers_of(case):
                     try:
                         r = one_run(case, server, args, tmp, trytond)
                     except Exception as e:  # a server that fails to start is an invalid run
@@ -277,15 +455,27 @@ def main():
                     detail = r.get("error") or " ".join(
                         f"{k}={r[k]}" for k in ("requests", "connect", "read", "write", "status",
                                                 "timeout", "p99_us", "master_kib", "workers_kib"))
+                    if r.get("cpu_s"):
+                        detail += " cpu_us/req " + " ".join(
+                            f"{k}={v:.1f}" for k, v in cpu_per_request(r).items())
+                        detail += f" idle={r['idle_pct']:.0f}%"
+                        sys_us = 1e6 * r["sys_s"].get("server", 0) / max(1, r["requests"])
+                        detail += f" server_sys={sys_us:.1f}"
+                    if r.get("syscalls"):
+                        n = max(1, r["requests"])
+                        top = sorted(r["syscalls"].items(), key=lambda kv: -kv[1])
+                        detail += (f"\n      server syscalls/request {sum(r['syscalls'].values()) / n:.2f}: "
+                                   + " ".join(f"{k}={v / n:.2f}" for k, v in top[:14]))
                     print(f"round {rnd} case {case} {server:8} {r['rps']:9.0f} req/s {tag} {detail}",
                           flush=True)
-    print("\ncase  server    valid  median req/s  spread (min-max)   p99 ms  RSS master/workers MiB")
+    print("\ncase  server    valid  median req/s  spread (min-max)   p99 ms  RSS master/workers MiB"
+          "  CPU us/req server/nginx/wrk (all)  idle%")
     invalid = 0
     for case in cases:
-        title, servers, anchor = CASES[case]
+        title, _, anchor = CASES[case]
         print(f"# {case}: {title}")
         med = {}
-        for server in servers:
+        for server in servers_of(case):
             runs = results[(case, server)]
             ok = [r for r in runs if r["valid"]]
             invalid += len(runs) - len(ok)
@@ -297,14 +487,22 @@ def main():
             p99 = statistics.median(r["p99_us"] for r in ok) / 1000
             m = statistics.median(r["master_kib"] for r in ok) / 1024
             w = statistics.median(r["workers_kib"] for r in ok) / 1024
+            cpu = {k: statistics.median(cpu_per_request(r).get(k, 0) for r in ok)
+                   for k in ("server", "nginx", "wrk", "all")}
+            idle = statistics.median(r["idle_pct"] for r in ok)
             print(f"{case:<5} {server:9} {len(ok)}/{len(runs)}  {med[server]:12.0f}  "
-                  f"{min(rps):8.0f}-{max(rps):<8.0f}  {p99:7.2f}  {m:8.1f}/{w:<8.1f}")
+                  f"{min(rps):8.0f}-{max(rps):<8.0f}  {p99:7.2f}  {m:8.1f}/{w:<8.1f}  "
+                  f"  {cpu['server']:5.1f}/{cpu['nginx']:5.1f}/{cpu['wrk']:5.1f} ({cpu['all']:5.1f})"
+                  f"       {idle:4.0f}")
         if "wsgid" in med:
-            for other in servers:
+            for other in servers_of(case):
                 if other != "wsgid" and other in med:
                     r = med["wsgid"] / med[other]
                     goal = f" (goal >= {GOALS[case]}x)" if other == anchor else ""
                     print(f"      ratio wsgid/{other} = {r:.2f}x{goal}")
+            if "ceiling" in med and anchor in med:
+                print(f"      ceiling/{anchor} = {med['ceiling'] / med[anchor]:.2f}x "
+                      f"(the most any server could reach here)")
     if invalid:
         print(f"\n{invalid} invalid run(s): errors or non-2xx responses; see the lines above")
         sys.exit(1)
