@@ -8,6 +8,7 @@ pub mod config;
 pub mod launcher;
 pub mod privileges;
 pub mod proto;
+pub mod relaunch;
 
 /// The version printed by `wsgid --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -33,6 +33,9 @@ fn help() {
 }
 
 fn main() -> ExitCode {
+    // Before anything (the ini's env/home/chdir are applied only to the child command):
+    // a SIGHUP reload re-execs this launcher with exactly this environment and directory.
+    let relaunch = wsgid::relaunch::Relaunch::capture();
     let args = match launcher::string_args(std::env::args_os().skip(1)) {
         Ok(a) => a,
         Err(bad) => {
@@ -145,7 +148,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cmd = launcher::command(&cfg, &python, &ext, &args, &cwd);
+    let mut cmd = launcher::command(&cfg, &python, &ext, &args, &cwd);
+    if let Some(r) = &relaunch {
+        cmd.env(wsgid::relaunch::RELAUNCH_ENV, r.encode());
+    }
     let e = launcher::exec(cmd, &python);
     eprintln!("wsgid: error: {e}");
     ExitCode::from(1)

@@ -114,6 +114,46 @@ enum State {
     },
 }
 
+/// How the launcher was started (see `wsgid::relaunch`), read once at start-up.
+pub static RELAUNCH: std::sync::OnceLock<wsgid::relaunch::Relaunch> = std::sync::OnceLock::new();
+
+/// execve(argv[0], argv, envp) with the default signal mask, after chdir(`cwd`) if
+/// given. Returns only on failure (the directory is then restored).
+fn exec_with(
+    argv: &[std::ffi::CString],
+    envp: &[std::ffi::CString],
+    cwd: Option<&std::ffi::CStr>,
+) -> std::io::Error {
+    let old = std::env::current_dir().ok();
+    if let Some(d) = cwd {
+        // SAFETY: d is NUL-terminated.
+        if unsafe { libc::chdir(d.as_ptr()) } != 0 {
+            return std::io::Error::last_os_error();
+        }
+    }
+    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_p.push(std::ptr::null());
+    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    envp_p.push(std::ptr::null());
+    // SAFETY: restore the default signal mask for the new image, then execve with
+    // NUL-terminated arrays of pointers into CStrings that outlive the call.
+    // On failure the master's own mask is restored.
+    let e = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut saved: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut saved);
+        libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr());
+        let e = std::io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut());
+        e
+    };
+    if let (Some(_), Some(o)) = (cwd, old) {
+        let _ = std::env::set_current_dir(o);
+    }
+    e
+}
+
 /// Environment variable carrying the listening descriptors across a master re-exec.
 pub const INHERIT_ENV: &str = "WSGID_INHERIT_FDS";
 
@@ -714,10 +754,51 @@ impl Master {
         }
     }
 
-    /// Re-executes the master (same interpreter, same arguments: /proc/self/cmdline),
-    /// handing the listening sockets over in [`INHERIT_ENV`]. Returns only on failure.
+    /// Re-executes the master, handing the listening sockets over in [`INHERIT_ENV`].
+    /// Started by the launcher ([`RELAUNCH`] known): the launcher again, with the
+    /// environment and directory it was first started with, so the (possibly edited)
+    /// ini's `env`, `chdir`, `home`/`virtualenv` apply from scratch. Otherwise (or if
+    /// that exec fails): the same interpreter and arguments (/proc/self/cmdline) with the
+    /// current environment. Returns only on failure.
     fn reexec(&self, py: Python<'_>) -> std::io::Error {
         use std::ffi::CString;
+        let mut fds = Vec::new();
+        for l in &self.listeners {
+            // SAFETY: clearing FD_CLOEXEC on our own listening descriptor.
+            unsafe { libc::fcntl(l.fd(), libc::F_SETFD, 0) };
+            fds.push(l.fd().to_string());
+        }
+        for name in ["stdout", "stderr"] {
+            let _ = py
+                .import("sys")
+                .and_then(|s| s.getattr(name)?.call_method0("flush").map(|_| ()));
+        }
+        if let Some(r) = RELAUNCH.get() {
+            use std::os::unix::ffi::OsStrExt;
+            let c = |b: &[u8]| CString::new(b).ok();
+            let argv: Option<Vec<CString>> = std::iter::once(r.exe.as_os_str())
+                .chain(r.args.iter().map(|a| a.as_os_str()))
+                .map(|a| c(a.as_bytes()))
+                .collect();
+            let mut envp: Vec<CString> = r.env.iter().filter_map(|e| c(e.as_bytes())).collect();
+            if let (Some(argv), Some(fdvar), Some(cwd)) = (
+                argv,
+                c(format!("{INHERIT_ENV}={}", fds.join(",")).as_bytes()),
+                c(r.cwd.as_os_str().as_bytes()),
+            ) {
+                envp.push(fdvar);
+                crate::log::info(&format!(
+                    "re-executing the master (pid {}) through the launcher {}",
+                    std::process::id(),
+                    r.exe.display()
+                ));
+                let e = exec_with(&argv, &envp, Some(&cwd));
+                crate::log::info(&format!(
+                    "cannot re-execute the launcher {} ({e}): re-executing the interpreter",
+                    r.exe.display()
+                ));
+            }
+        }
         let cmdline = match std::fs::read("/proc/self/cmdline") {
             Ok(c) => c,
             Err(e) => return e,
@@ -729,12 +810,6 @@ impl Master {
             .collect();
         if argv.is_empty() {
             return std::io::Error::other("empty /proc/self/cmdline");
-        }
-        let mut fds = Vec::new();
-        for l in &self.listeners {
-            // SAFETY: clearing FD_CLOEXEC on our own listening descriptor.
-            unsafe { libc::fcntl(l.fd(), libc::F_SETFD, 0) };
-            fds.push(l.fd().to_string());
         }
         let mut envp: Vec<CString> = std::env::vars_os()
             .filter(|(k, _)| k != INHERIT_ENV)
@@ -748,28 +823,11 @@ impl Master {
         if let Ok(c) = CString::new(format!("{INHERIT_ENV}={}", fds.join(","))) {
             envp.push(c);
         }
-        for name in ["stdout", "stderr"] {
-            let _ = py
-                .import("sys")
-                .and_then(|s| s.getattr(name)?.call_method0("flush").map(|_| ()));
-        }
         crate::log::info(&format!(
             "re-executing the master (pid {})",
             std::process::id()
         ));
-        let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-        argv_p.push(std::ptr::null());
-        let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
-        envp_p.push(std::ptr::null());
-        // SAFETY: restore the default signal mask for the new image, then execve with
-        // NUL-terminated arrays of pointers into CStrings that outlive the call.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr());
-        }
-        std::io::Error::last_os_error()
+        exec_with(&argv, &envp, None)
     }
 
     fn signal_workers(&self, sig: libc::c_int) {

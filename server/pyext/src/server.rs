@@ -62,6 +62,16 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
         std::process::id()
     ));
     crate::py::app::add_pythonpath(py, &cfg)?;
+    if let Some(r) = std::env::var(wsgid::relaunch::RELAUNCH_ENV)
+        .ok()
+        .and_then(|v| wsgid::relaunch::Relaunch::decode(&v))
+    {
+        let _ = crate::master::RELAUNCH.set(r);
+    }
+    // Launcher-to-server only: the app, its subprocesses and the workers never see it.
+    py.import("os")?
+        .getattr("environ")?
+        .call_method1("pop", (wsgid::relaunch::RELAUNCH_ENV, py.None()))?;
     let inherited = crate::net::inherit(&cfg, std::env::var(crate::master::INHERIT_ENV).ok());
     // The variable must not reach the app or a later exec.
     py.import("os")?
