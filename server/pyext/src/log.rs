@@ -9,6 +9,11 @@ pub fn line(line: &str) {
     let mut buf = Vec::with_capacity(line.len() + 1);
     buf.extend_from_slice(line.as_bytes());
     buf.push(b'\n');
+    write_stderr(&buf);
+}
+
+/// Writes `buf` (a whole line, newline included) to fd 2 in one syscall if possible.
+fn write_stderr(buf: &[u8]) {
     let mut off = 0;
     while off < buf.len() {
         // SAFETY: writes from a live buffer within its bounds.
@@ -30,8 +35,24 @@ pub fn info(msg: &str) {
 
 /// The local time as C `ctime` prints it, without the newline: `Wed Nov 25 05:21:18 2026`.
 pub fn ctime_now() -> String {
-    // SAFETY: time(NULL) is always safe.
+    // SAFETY: time(NULL) is always safe (vDSO).
     let t = unsafe { libc::time(std::ptr::null_mut()) };
+    // The text changes once a second: formatted once per second per thread.
+    thread_local! {
+        static LAST: std::cell::RefCell<(libc::time_t, String)> = const { std::cell::RefCell::new((-1, String::new())) };
+    }
+    if let Ok(Some(s)) = LAST.try_with(|l| {
+        let l = l.borrow();
+        (l.0 == t).then(|| l.1.clone())
+    }) {
+        return s;
+    }
+    let s = format_ctime(t);
+    let _ = LAST.try_with(|l| *l.borrow_mut() = (t, s.clone()));
+    s
+}
+
+fn format_ctime(t: libc::time_t) -> String {
     // SAFETY: zeroed tm is a valid out-parameter for localtime_r.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: pointers to live locals.
@@ -88,7 +109,8 @@ pub fn request(r: &RequestLog<'_>) {
         r.header_bytes,
         r.core
     );
-    line(&s);
+    s.push('\n');
+    write_stderr(s.as_bytes());
 }
 
 /// Sets the thread name the kernel shows in `ps -o comm`, `top` (15 bytes at most).

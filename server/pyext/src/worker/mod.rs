@@ -24,6 +24,9 @@ use crate::py::environ::EnvConsts;
 use crate::scoreboard::Scoreboard;
 use conn::Conn;
 
+/// Connections accepted per listener wake-up at most (see `thread_loop`).
+const ACCEPT_BATCH: usize = 8;
+
 static STOP: AtomicBool = AtomicBool::new(false);
 static WAKE_W: AtomicI32 = AtomicI32::new(-1);
 
@@ -191,19 +194,28 @@ impl Worker {
                     continue;
                 }
                 if data >= LISTEN_BASE {
-                    match conn::accept(&self.listeners[(data - LISTEN_BASE) as usize]) {
-                        Ok(Some(c)) => {
-                            if let Some(c) = self.serve(c, core) {
-                                add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
-                                conns.insert(c.fd(), (c, Instant::now()));
+                    // Connections queued meanwhile are accepted without another
+                    // epoll_wait (bounded, so owned keep-alive connections and the other
+                    // listeners are not starved).
+                    for _ in 0..ACCEPT_BATCH {
+                        match conn::accept(&self.listeners[(data - LISTEN_BASE) as usize]) {
+                            Ok(Some(c)) => {
+                                if let Some(c) = self.serve(c, core) {
+                                    add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
+                                    conns.insert(c.fd(), (c, Instant::now()));
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                // EMFILE/ENFILE/ENOBUFS: the listener stays readable; back
+                                // off briefly instead of spinning (and flooding the log).
+                                crate::log::info(&format!("accept: {e}"));
+                                std::thread::sleep(Duration::from_millis(50));
+                                break;
                             }
                         }
-                        Ok(None) => {}
-                        Err(e) => {
-                            // EMFILE/ENFILE/ENOBUFS: the listener stays readable; back off
-                            // briefly instead of spinning (and flooding the log).
-                            crate::log::info(&format!("accept: {e}"));
-                            std::thread::sleep(Duration::from_millis(50));
+                        if STOP.load(Ordering::Relaxed) {
+                            break;
                         }
                     }
                     continue;
