@@ -17,6 +17,9 @@ use wsgid::config::{BindAddr, Config, Proto, SocketSpec};
 pub struct Listener {
     pub socket: Socket,
     pub spec: SocketSpec,
+    /// `https-socket`: the TLS configuration (read by the master before privileges
+    /// are dropped, [`Listener::load_tls`]).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Listener {
@@ -36,6 +39,24 @@ impl Listener {
             proto: self.proto(),
             server_addr,
             server_port,
+            tls: self.tls.clone(),
+        }
+    }
+
+    /// Reads the certificate and key of an `https-socket` (no-op for other sockets).
+    pub fn load_tls(&mut self) -> Result<(), crate::tls::TlsError> {
+        if let Some(spec) = &self.spec.tls {
+            self.tls = Some(crate::tls::load(spec)?);
+        }
+        Ok(())
+    }
+
+    /// The protocol name for logs and stats: uwsgi, http or https.
+    pub fn proto_name(&self) -> &'static str {
+        match (self.proto(), self.spec.tls.is_some()) {
+            (_, true) => "https",
+            (Proto::Http, false) => "http",
+            (Proto::Uwsgi, false) => "uwsgi",
         }
     }
     pub fn proto(&self) -> Proto {
@@ -135,6 +156,7 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Listener>, BindError> {
         out.push(Listener {
             socket,
             spec: spec.clone(),
+            tls: None,
         });
     }
     Ok(out)
@@ -215,6 +237,7 @@ pub fn inherit(cfg: &Config, fds: Option<String>) -> Option<Vec<Listener>> {
         out.push(Listener {
             socket,
             spec: spec.clone(),
+            tls: None,
         });
     }
     Some(out)

@@ -77,13 +77,16 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             Err(e) => return fail(&e.to_string()),
         },
     };
-    for l in &listeners {
+    let mut listeners = listeners;
+    for l in &mut listeners {
+        // Certificates and keys are read now, before privileges are dropped (as uWSGI),
+        // so keys only root can read work when wsgid starts as root.
+        if let Err(e) = l.load_tls() {
+            return fail(&e.to_string());
+        }
         crate::log::info(&format!(
             "{} socket bound on {} (fd {})",
-            match l.proto() {
-                wsgid::config::Proto::Http => "http",
-                wsgid::config::Proto::Uwsgi => "uwsgi",
-            },
+            l.proto_name(),
             l.spec.addr,
             l.fd()
         ));

@@ -192,7 +192,17 @@ impl Worker {
                 }
                 if data >= LISTEN_BASE {
                     match conn::accept(&self.listeners[(data - LISTEN_BASE) as usize]) {
-                        Ok(Some(c)) => {
+                        Ok(Some(mut c)) => {
+                            // HTTPS: the handshake, bounded by socket-timeout. A failure
+                            // (plain HTTP on the TLS port, no common suite, a client that
+                            // rejects the certificate) costs this connection only.
+                            if let Err(e) = c.handshake(idle_limit) {
+                                crate::log::info(&format!(
+                                    "TLS handshake with {} failed: {e}",
+                                    c.peer.remote_addr
+                                ));
+                                continue;
+                            }
                             if let Some(c) = self.serve(c, core) {
                                 add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
                                 conns.insert(c.fd(), (c, Instant::now()));
