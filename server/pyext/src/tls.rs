@@ -34,7 +34,9 @@ pub enum TlsError {
         path: String,
         message: String,
     },
-    #[error("{origin}: option `{option}`: certificate {cert} and key {key} cannot be used together: {message}")]
+    #[error(
+        "{origin}: option `{option}`: certificate {cert} and key {key} cannot be used together: {message}"
+    )]
     Config {
         origin: String,
         option: String,
@@ -226,6 +228,19 @@ impl Tls {
     /// Completes the handshake; the whole of it must finish before `deadline`
     /// (socket-timeout), each read is bounded by SO_RCVTIMEO as well.
     pub fn handshake(&mut self, fd: RawFd, deadline: std::time::Instant) -> io::Result<()> {
+        self.handshake_inner(fd, deadline).map_err(|e| {
+            if e.kind() == io::ErrorKind::TimedOut {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake not completed within socket-timeout",
+                )
+            } else {
+                e
+            }
+        })
+    }
+
+    fn handshake_inner(&mut self, fd: RawFd, deadline: std::time::Instant) -> io::Result<()> {
         while self.conn.is_handshaking() {
             if std::time::Instant::now() > deadline {
                 return Err(io::Error::new(
@@ -251,12 +266,7 @@ impl Tls {
     /// Moves decrypted bytes into `out` (its spare capacity, at most `max`); reads
     /// records from the socket when none are buffered. `Ok(0)` at the end of the
     /// stream; a `WouldBlock` error when `nonblocking` and nothing is ready.
-    pub fn recv(
-        &mut self,
-        fd: RawFd,
-        out: &mut [u8],
-        nonblocking: bool,
-    ) -> io::Result<usize> {
+    pub fn recv(&mut self, fd: RawFd, out: &mut [u8], nonblocking: bool) -> io::Result<usize> {
         use std::io::Read;
         loop {
             match self.conn.reader().read(out) {

@@ -257,9 +257,12 @@ mod tests {
         assert_eq!(v[3].value, "/etc/app/site.ini site.ini app ini box 100%");
         assert_eq!(v[4].value, "/home/x/v /home/x!");
         // An unset variable is an error naming it and the line (uWSGI: empty).
-        let e = parse("[uwsgi]\n\nkey = $(CREDENTIALS_DIRECTORY)/key.pem\n", "uwsgi")
-            .unwrap_err()
-            .to_string();
+        let e = parse(
+            "[uwsgi]\n\nkey = $(CREDENTIALS_DIRECTORY)/key.pem\n",
+            "uwsgi",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("/etc/app/site.ini:3") && e.contains("`CREDENTIALS_DIRECTORY`"),
             "{e}"

@@ -616,13 +616,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_option_and_line() {
-        let e = resolve(&raw(&[("module", "a"), ("socket", "/s"), ("daemonize", "x")]))
-            .unwrap_err();
+        let e = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "/s"),
+            ("daemonize", "x"),
+        ]))
+        .unwrap_err();
         let m = e.to_string();
         assert!(m.contains("/x.ini:3") && m.contains("daemonize"), "{m}");
         let e = resolve(&raw(&[("module", "a"), ("https-socket", ":8443,/c.pem")])).unwrap_err();
         let m = e.to_string();
-        assert!(m.contains("/x.ini:2") && m.contains("`https-socket`"), "{m}");
+        assert!(
+            m.contains("/x.ini:2") && m.contains("`https-socket`"),
+            "{m}"
+        );
         let e = resolve(&raw(&[("processes", "two")])).unwrap_err();
         assert!(e.to_string().contains("/x.ini:1"), "{e}");
         assert!(matches!(

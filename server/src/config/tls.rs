@@ -64,17 +64,71 @@ pub const SUITES: &[(&str, &str)] = &[
 /// OpenSSL cipher-string keywords that select every suite rustls implements (each of
 /// them is in these classes), so they change nothing (OpenSSL `ciphers(1)`).
 const KEYWORDS_ALL: &[&str] = &[
-    "HIGH", "DEFAULT", "ALL", "COMPLEMENTOFDEFAULT", "ECDHE", "EECDH", "kECDHE", "kEECDH",
-    "AEAD", "TLSv1.2", "SECURE", "SUITEB128", "FIPS",
+    "HIGH",
+    "DEFAULT",
+    "ALL",
+    "COMPLEMENTOFDEFAULT",
+    "ECDHE",
+    "EECDH",
+    "kECDHE",
+    "kEECDH",
+    "AEAD",
+    "TLSv1.2",
+    "SECURE",
+    "SUITEB128",
+    "FIPS",
 ];
 
 /// Classes rustls never offers; excluding them (`!aNULL`, `-MD5`, ...) changes nothing.
 const NEVER_OFFERED: &[&str] = &[
-    "aNULL", "eNULL", "NULL", "MD5", "RC4", "3DES", "DES", "EXP", "EXPORT", "LOW", "MEDIUM",
-    "PSK", "SRP", "DSS", "aDSS", "CAMELLIA", "SEED", "IDEA", "ARIA", "kRSA", "RSA+SHA",
-    "SHA1", "SHA", "CBC", "ADH", "AECDH", "DH", "EDH", "DHE", "kDHE", "kEDH", "aECDH",
-    "kECDH", "SSLv3", "TLSv1", "TLSv1.0", "SHA256+RSA", "CCM", "CCM8", "aPSK", "kPSK",
-    "ECDHEPSK", "DHEPSK", "RSAPSK", "GOST", "aGOST", "kGOST", "CHACHA20+DHE",
+    "aNULL",
+    "eNULL",
+    "NULL",
+    "MD5",
+    "RC4",
+    "3DES",
+    "DES",
+    "EXP",
+    "EXPORT",
+    "LOW",
+    "MEDIUM",
+    "PSK",
+    "SRP",
+    "DSS",
+    "aDSS",
+    "CAMELLIA",
+    "SEED",
+    "IDEA",
+    "ARIA",
+    "kRSA",
+    "RSA+SHA",
+    "SHA1",
+    "SHA",
+    "CBC",
+    "ADH",
+    "AECDH",
+    "DH",
+    "EDH",
+    "DHE",
+    "kDHE",
+    "kEDH",
+    "aECDH",
+    "kECDH",
+    "SSLv3",
+    "TLSv1",
+    "TLSv1.0",
+    "SHA256+RSA",
+    "CCM",
+    "CCM8",
+    "aPSK",
+    "kPSK",
+    "ECDHEPSK",
+    "DHEPSK",
+    "RSAPSK",
+    "GOST",
+    "aGOST",
+    "kGOST",
+    "CHACHA20+DHE",
 ];
 
 /// Splits `addr,cert,key[,ciphers]`; returns the address text, the TLS spec and
@@ -87,8 +141,7 @@ pub fn parse_https_value(
     let parts: Vec<&str> = value.split(',').map(str::trim).collect();
     if parts.len() < 3 || parts[..3].iter().any(|p| p.is_empty()) {
         return Err(
-            "addr,cert.pem,key.pem[,ciphers] (address, PEM certificate file, PEM key file)"
-                .into(),
+            "addr,cert.pem,key.pem[,ciphers] (address, PEM certificate file, PEM key file)".into(),
         );
     }
     if parts.len() > 4 {
@@ -135,7 +188,11 @@ pub fn parse_ciphers(text: &str) -> Result<(Vec<&'static str>, Vec<String>), Str
     let mut dropped: Vec<&str> = Vec::new();
     let mut unevaluated: Vec<&str> = Vec::new();
     let mut any_keyword_all = false;
-    for item in text.split([':', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+    for item in text
+        .split([':', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if let Some(rest) = item.strip_prefix(['!', '-', '+']) {
             if NEVER_OFFERED.contains(&rest) || rest.starts_with("@") {
                 continue;
@@ -183,11 +240,7 @@ pub fn parse_ciphers(text: &str) -> Result<(Vec<&'static str>, Vec<String>), Str
         return Err(format!(
             "no cipher suite in `{text}` is implemented by rustls; use some of {}, or \
              HIGH (all of them)",
-            SUITES
-                .iter()
-                .map(|(o, _)| *o)
-                .collect::<Vec<_>>()
-                .join(":")
+            SUITES.iter().map(|(o, _)| *o).collect::<Vec<_>>().join(":")
         ));
     }
     if any_keyword_all && !named.is_empty() {
@@ -237,7 +290,12 @@ mod tests {
     #[test]
     fn common_cipher_strings() {
         // uWSGI docs' and wsgi-pack's `HIGH`, and the classic `HIGH:!aNULL:!MD5`.
-        for s in ["HIGH", "HIGH:!aNULL:!MD5", "DEFAULT:!RC4:@STRENGTH", "ALL:-3DES"] {
+        for s in [
+            "HIGH",
+            "HIGH:!aNULL:!MD5",
+            "DEFAULT:!RC4:@STRENGTH",
+            "ALL:-3DES",
+        ] {
             let (n, w) = parse_ciphers(s).unwrap();
             assert!(n.is_empty() && w.is_empty(), "{s}: {n:?} {w:?}");
         }

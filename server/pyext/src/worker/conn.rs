@@ -170,7 +170,16 @@ impl Conn {
                 std::ptr::write_bytes(self.buf.as_mut_ptr().add(len), 0, spare);
                 std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().add(len), spare)
             };
-            let n = t.recv(fd, out, flags & libc::MSG_DONTWAIT != 0)?;
+            let n = t
+                .recv(fd, out, flags & libc::MSG_DONTWAIT != 0)
+                .map_err(|e| {
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        // Same meaning as for plain sockets: nothing ready / timed out.
+                        io::Error::new(io::ErrorKind::TimedOut, "socket-timeout")
+                    } else {
+                        e
+                    }
+                })?;
             // SAFETY: recv filled n <= spare bytes after len.
             unsafe { self.buf.set_len(len + n) };
             return Ok(n);
