@@ -29,6 +29,9 @@ fn redirect_logs(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Listener descriptors that came from systemd, handed to a re-executed master.
+const ACTIVATED_ENV: &str = "WSGID_ACTIVATED_FDS";
+
 /// Starts the server; returns the process exit code.
 pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
     let cfg = match wsgid::launcher::load(args) {
@@ -63,21 +66,62 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
     ));
     crate::py::app::add_pythonpath(py, &cfg)?;
     let inherited = crate::net::inherit(&cfg, std::env::var(crate::master::INHERIT_ENV).ok());
-    // The variable must not reach the app or a later exec.
-    py.import("os")?
-        .getattr("environ")?
-        .call_method1("pop", (crate::master::INHERIT_ENV, py.None()))?;
+    // systemd socket activation: descriptors matched to the configured sockets by
+    // address; the rest are refused with a warning.
+    let mut activated = crate::net::activated_sockets();
+    let was_activated: Vec<String> = std::env::var(ACTIVATED_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    // The variables must not reach the app, its children or a later exec.
+    let environ = py.import("os")?.getattr("environ")?;
+    for var in [
+        crate::master::INHERIT_ENV,
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "LISTEN_FDNAMES",
+    ] {
+        environ.call_method1("pop", (var, py.None()))?;
+    }
     let listeners = match inherited {
         Some(l) => {
             crate::log::info("reusing the listening sockets of the previous master");
             l
         }
-        None => match crate::net::bind_all(&cfg) {
+        None => match crate::net::bind_all(&cfg, &mut activated) {
             Ok(l) => l,
             Err(e) => return fail(&e.to_string()),
         },
     };
+    for s in activated {
+        // Not closing it would leave connections queued where no worker accepts.
+        crate::log::info(&format!(
+            "warning: socket-activated descriptor {} ({}) matches no configured socket: closed (add it to the ini as socket/http-socket/https-socket)",
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            crate::net::addr_text(&s)
+        ));
+    }
     let mut listeners = listeners;
+    for l in &mut listeners {
+        // A re-executed master learns which inherited sockets came from systemd.
+        l.activated |= was_activated.contains(&l.fd().to_string());
+    }
+    let activated_fds: Vec<String> = listeners
+        .iter()
+        .filter(|l| l.activated)
+        .map(|l| l.fd().to_string())
+        .collect();
+    // SAFETY: the master has no other threads yet (nothing forked or spawned).
+    unsafe {
+        if activated_fds.is_empty() {
+            std::env::remove_var(ACTIVATED_ENV);
+        } else {
+            // Only for the next exec of the master (SIGHUP): os.environ does not show
+            // it, so `vacuum` keeps skipping systemd's sockets after a reload.
+            std::env::set_var(ACTIVATED_ENV, activated_fds.join(","));
+        }
+    }
     for l in &mut listeners {
         // Certificates and keys are read now, before privileges are dropped (as uWSGI),
         // so keys only root can read work when wsgid starts as root.
@@ -85,8 +129,13 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             return fail(&e.to_string());
         }
         crate::log::info(&format!(
-            "{} socket bound on {} (fd {})",
+            "{} socket {} {} (fd {})",
             l.proto_name(),
+            if l.activated {
+                "received from systemd (socket activation) on"
+            } else {
+                "bound on"
+            },
             l.spec.addr,
             l.fd()
         ));
