@@ -417,6 +417,37 @@ fn root_only_key_is_read_before_privileges_are_dropped() {
     p.wait_log("privileges dropped");
     let env = environ_over(dir.path(), port, &[]);
     assert_eq!(env["HTTPS"][1], "on");
+    // SIGHUP re-executes the master as nobody: it cannot read the key any more and
+    // uses the bytes the previous master handed over (memfd), and keeps serving.
+    p.signal(libc::SIGHUP);
+    wait_for("the re-executed master", || {
+        let t = p.log_text();
+        (t.matches("ready:").count() >= 2).then_some(())
+    });
+    let log = p.log_text();
+    assert!(
+        log.contains("Permission denied")
+            && log.contains("using the certificate and key the previous master read"),
+        "{log}"
+    );
+    let env = environ_over(dir.path(), port, &[]);
+    assert_eq!(env["HTTPS"][1], "on");
+    // Workers do not keep the hand-over descriptor (memfd "wsgid-tls").
+    let workers = std::fs::read_to_string(format!("/proc/{}/task/{}/children", p.pid(), p.pid()))
+        .unwrap_or_default();
+    assert!(!workers.trim().is_empty(), "no worker found under the master");
+    for w in workers.split_whitespace() {
+        for e in std::fs::read_dir(format!("/proc/{w}/fd"))
+            .unwrap()
+            .flatten()
+        {
+            let t = std::fs::read_link(e.path()).unwrap_or_default();
+            assert!(
+                !t.display().to_string().contains("wsgid-tls"),
+                "worker {w} holds {t:?}"
+            );
+        }
+    }
 }
 
 fn start_error(args: &[&str]) -> String {

@@ -46,14 +46,6 @@ impl Listener {
         }
     }
 
-    /// Reads the certificate and key of an `https-socket` (no-op for other sockets).
-    pub fn load_tls(&mut self) -> Result<(), crate::tls::TlsError> {
-        if let Some(spec) = &self.spec.tls {
-            self.tls = Some(crate::tls::load(spec)?);
-        }
-        Ok(())
-    }
-
     /// The protocol name for logs and stats: uwsgi, http or https.
     pub fn proto_name(&self) -> &'static str {
         match (self.proto(), self.spec.tls.is_some()) {

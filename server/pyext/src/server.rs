@@ -122,11 +122,35 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             std::env::set_var(ACTIVATED_ENV, activated_fds.join(","));
         }
     }
-    for l in &mut listeners {
-        // Certificates and keys are read now, before privileges are dropped (as uWSGI),
-        // so keys only root can read work when wsgid starts as root.
-        if let Err(e) = l.load_tls() {
-            return fail(&e.to_string());
+    // Certificates and keys are read now, before privileges are dropped (as uWSGI), so
+    // keys only root can read work when wsgid starts as root. A master re-executed
+    // after the drop (SIGHUP) that cannot read them any more uses the bytes the
+    // previous master handed over.
+    let handed = crate::tls::take_handover();
+    let mut materials = Vec::new();
+    for (idx, l) in listeners.iter_mut().enumerate() {
+        if let Some(spec) = l.spec.tls.clone() {
+            let m = match crate::tls::read_files(&spec) {
+                Ok(m) => m,
+                Err((kind, e)) => match handed.get(&idx) {
+                    Some((paths, m))
+                        if kind == std::io::ErrorKind::PermissionDenied
+                            && paths.cert == spec.cert.display().to_string()
+                            && paths.key == spec.key.display().to_string() =>
+                    {
+                        crate::log::info(&format!(
+                            "{e}: using the certificate and key the previous master read (restart to load new files)"
+                        ));
+                        m.clone()
+                    }
+                    _ => return fail(&e.to_string()),
+                },
+            };
+            match crate::tls::build(&spec, &m) {
+                Ok(c) => l.tls = Some(c),
+                Err(e) => return fail(&e.to_string()),
+            }
+            materials.push((idx, spec, m));
         }
         crate::log::info(&format!(
             "{} socket {} {} (fd {})",
@@ -138,6 +162,12 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             },
             l.spec.addr,
             l.fd()
+        ));
+    }
+    let items: Vec<_> = materials.iter().map(|(i, s, m)| (*i, s, m)).collect();
+    if let Err(e) = crate::tls::stash(&items) {
+        crate::log::info(&format!(
+            "warning: cannot keep the TLS keys for a reload (memfd: {e}); a SIGHUP re-reads the files"
         ));
     }
     let pid_text = format!("{}\n", std::process::id());

@@ -55,9 +55,51 @@ fn pem_message(e: rustls::pki_types::pem::Error) -> String {
     }
 }
 
-/// Reads the PEM files of `spec` and builds the rustls configuration (HTTP/1.1 ALPN,
-/// the cipher suites of `spec.suites` or rustls' defaults).
+/// The PEM bytes of one `https-socket` as read from its files.
+#[derive(Clone)]
+pub struct Material {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+/// Reads the certificate and key files of `spec`; `io::ErrorKind` of a failure is
+/// kept in the message and returned separately (PermissionDenied -> hand-over).
+pub fn read_files(spec: &TlsSpec) -> Result<Material, (io::ErrorKind, TlsError)> {
+    let origin = spec.origin.to_string();
+    let cert = std::fs::read(&spec.cert).map_err(|e| {
+        (
+            e.kind(),
+            TlsError::Cert {
+                origin: origin.clone(),
+                option: spec.option.clone(),
+                path: spec.cert.display().to_string(),
+                message: e.to_string(),
+            },
+        )
+    })?;
+    let key = std::fs::read(&spec.key).map_err(|e| {
+        (
+            e.kind(),
+            TlsError::Key {
+                origin: origin.clone(),
+                option: spec.option.clone(),
+                path: spec.key.display().to_string(),
+                message: e.to_string(),
+            },
+        )
+    })?;
+    Ok(Material { cert, key })
+}
+
+/// Reads the PEM files of `spec` and builds the rustls configuration.
 pub fn load(spec: &TlsSpec) -> Result<Arc<ServerConfig>, TlsError> {
+    let m = read_files(spec).map_err(|(_, e)| e)?;
+    build(spec, &m)
+}
+
+/// Builds the rustls configuration of `spec` from its PEM bytes (HTTP/1.1 ALPN, the
+/// cipher suites of `spec.suites` or rustls' defaults).
+pub fn build(spec: &TlsSpec, m: &Material) -> Result<Arc<ServerConfig>, TlsError> {
     let origin = spec.origin.to_string();
     let cert_err = |message: String| TlsError::Cert {
         origin: origin.clone(),
@@ -65,10 +107,7 @@ pub fn load(spec: &TlsSpec) -> Result<Arc<ServerConfig>, TlsError> {
         path: spec.cert.display().to_string(),
         message,
     };
-    // Open first so a missing file reads "No such file or directory", not "no items".
-    std::fs::File::open(&spec.cert).map_err(|e| cert_err(e.to_string()))?;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&spec.cert)
-        .map_err(|e| cert_err(pem_message(e)))?
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&m.cert)
         .collect::<Result<_, _>>()
         .map_err(|e| cert_err(pem_message(e)))?;
     if certs.is_empty() {
@@ -80,8 +119,7 @@ pub fn load(spec: &TlsSpec) -> Result<Arc<ServerConfig>, TlsError> {
         path: spec.key.display().to_string(),
         message,
     };
-    std::fs::File::open(&spec.key).map_err(|e| key_err(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_file(&spec.key).map_err(|e| key_err(pem_message(e)))?;
+    let key = PrivateKeyDer::from_pem_slice(&m.key).map_err(|e| key_err(pem_message(e)))?;
     let mut provider = rustls::crypto::ring::default_provider();
     if !spec.suites.is_empty() {
         let all = provider.cipher_suites.clone();
@@ -311,5 +349,138 @@ impl Tls {
                 break;
             }
         }
+    }
+}
+
+/// Hands the PEM bytes of every `https-socket` to a re-executed master (SIGHUP):
+/// after the privilege drop it may not be able to read a root-only key again. One
+/// memfd per socket (`path\0path\0certlen\n` + cert + key), listed in
+/// [`INHERIT_ENV`] as `index:fd`. The descriptors survive exec (no CLOEXEC); workers
+/// close them at start ([`close_handover`]). The variable is set with setenv only, so
+/// `os.environ` does not show it.
+pub const INHERIT_ENV: &str = "WSGID_INHERIT_TLS";
+
+static HANDOVER: std::sync::Mutex<Vec<RawFd>> = std::sync::Mutex::new(Vec::new());
+
+/// Writes the hand-over memfds; the caller has no other threads (setenv).
+pub fn stash(items: &[(usize, &TlsSpec, &Material)]) -> io::Result<()> {
+    let mut list = Vec::new();
+    let mut fds = HANDOVER.lock().unwrap_or_else(|p| p.into_inner());
+    for (idx, spec, m) in items {
+        // SAFETY: a NUL-terminated name; flags without MFD_CLOEXEC on purpose.
+        let fd = unsafe { libc::memfd_create(c"wsgid-tls".as_ptr(), 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        fds.push(fd);
+        let mut data = Vec::new();
+        data.extend_from_slice(spec.cert.as_os_str().as_encoded_bytes());
+        data.push(0);
+        data.extend_from_slice(spec.key.as_os_str().as_encoded_bytes());
+        data.push(0);
+        data.extend_from_slice(format!("{}\n", m.cert.len()).as_bytes());
+        data.extend_from_slice(&m.cert);
+        data.extend_from_slice(&m.key);
+        let mut off = 0;
+        while off < data.len() {
+            // SAFETY: writing from a live buffer to our memfd.
+            let n = unsafe { libc::write(fd, data[off..].as_ptr().cast(), data.len() - off) };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            off += n as usize;
+        }
+        list.push(format!("{idx}:{fd}"));
+    }
+    // SAFETY: single-threaded master before fork (the caller's contract).
+    unsafe {
+        if list.is_empty() {
+            std::env::remove_var(INHERIT_ENV);
+        } else {
+            std::env::set_var(INHERIT_ENV, list.join(","));
+        }
+    }
+    Ok(())
+}
+
+/// Takes the hand-over of the previous master: for each socket index, the paths and
+/// PEM bytes. The descriptors are closed and the variable removed.
+pub fn take_handover() -> std::collections::HashMap<usize, (TlsSpecPaths, Material)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(v) = std::env::var(INHERIT_ENV) else {
+        return out;
+    };
+    // SAFETY: single-threaded master at start-up.
+    unsafe { std::env::remove_var(INHERIT_ENV) };
+    for item in v.split(',') {
+        let Some((idx, fd)) = item.split_once(':') else {
+            continue;
+        };
+        let (Ok(idx), Ok(fd)) = (idx.parse::<usize>(), fd.parse::<RawFd>()) else {
+            continue;
+        };
+        // SAFETY: the previous master handed this descriptor over; we own it now.
+        let file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let mut data = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut off = 0u64;
+        loop {
+            match std::os::unix::fs::FileExt::read_at(&file, &mut buf, off) {
+                Ok(0) => break,
+                Ok(n) => {
+                    data.extend_from_slice(&buf[..n]);
+                    off += n as u64;
+                }
+                Err(_) => break,
+            }
+        }
+        let mut parts = data.splitn(3, |&b| b == 0);
+        let (Some(cert_path), Some(key_path), Some(rest)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            continue;
+        };
+        let Some(cert_len) = std::str::from_utf8(&rest[..nl])
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let body = &rest[nl + 1..];
+        if body.len() < cert_len {
+            continue;
+        }
+        out.insert(
+            idx,
+            (
+                TlsSpecPaths {
+                    cert: String::from_utf8_lossy(cert_path).into_owned(),
+                    key: String::from_utf8_lossy(key_path).into_owned(),
+                },
+                Material {
+                    cert: body[..cert_len].to_vec(),
+                    key: body[cert_len..].to_vec(),
+                },
+            ),
+        );
+    }
+    out
+}
+
+/// The files a handed-over [`Material`] was read from.
+pub struct TlsSpecPaths {
+    pub cert: String,
+    pub key: String,
+}
+
+/// Workers never need the hand-over descriptors: closed right after fork.
+pub fn close_handover() {
+    let fds = HANDOVER.lock().unwrap_or_else(|p| p.into_inner());
+    for &fd in fds.iter() {
+        // SAFETY: closing descriptors this process created with memfd_create.
+        unsafe { libc::close(fd) };
     }
 }

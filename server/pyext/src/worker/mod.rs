@@ -58,6 +58,8 @@ pub struct Worker {
 
 /// Installs the worker's signal handlers and wake-up pipe; unblocks signals.
 pub fn install_signals() -> std::io::Result<RawFd> {
+    // The TLS hand-over of the master (for its own re-exec) is not for workers.
+    crate::tls::close_handover();
     let mut fds = [0; 2];
     // SAFETY: fds is a live two-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
