@@ -199,8 +199,8 @@ fn units_pass_systemd_analyze_security_offline() {
             if p.name.ends_with("-wsgid") {
                 let post = p
                     .scripts
-                    .iter()
-                    .map(|(_, text)| text.as_str())
+                    .values()
+                    .map(String::as_str)
                     .find(|t| t.contains("--check-config"))
                     .expect("a script running --check-config");
                 assert!(

@@ -435,7 +435,10 @@ fn root_only_key_is_read_before_privileges_are_dropped() {
     // Workers do not keep the hand-over descriptor (memfd "wsgid-tls").
     let workers = std::fs::read_to_string(format!("/proc/{}/task/{}/children", p.pid(), p.pid()))
         .unwrap_or_default();
-    assert!(!workers.trim().is_empty(), "no worker found under the master");
+    assert!(
+        !workers.trim().is_empty(),
+        "no worker found under the master"
+    );
     for w in workers.split_whitespace() {
         for e in std::fs::read_dir(format!("/proc/{w}/fd"))
             .unwrap()

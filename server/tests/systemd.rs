@@ -221,7 +221,7 @@ fn sd_notify_ready_reloading_ready_stopping() {
     cmd.env("NOTIFY_SOCKET", &nsock)
         .args(["--http-socket", &addr, "--wsgi-file", &app]);
     let mut p = spawn(cmd, dir.join("wsgid.log"), libc::SIGTERM);
-    let mut recv = || {
+    let recv = || {
         let mut buf = [0u8; 512];
         let n = listener.recv(&mut buf).unwrap();
         String::from_utf8_lossy(&buf[..n]).into_owned()

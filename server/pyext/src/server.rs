@@ -132,18 +132,19 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
         if let Some(spec) = l.spec.tls.clone() {
             let m = match crate::tls::read_files(&spec) {
                 Ok(m) => m,
-                Err((kind, e)) => match handed.get(&idx) {
+                Err(b) => match handed.get(&idx) {
                     Some((paths, m))
-                        if kind == std::io::ErrorKind::PermissionDenied
+                        if b.0 == std::io::ErrorKind::PermissionDenied
                             && paths.cert == spec.cert.display().to_string()
                             && paths.key == spec.key.display().to_string() =>
                     {
                         crate::log::info(&format!(
-                            "{e}: using the certificate and key the previous master read (restart to load new files)"
+                            "{}: using the certificate and key the previous master read (restart to load new files)",
+                            b.1
                         ));
                         m.clone()
                     }
-                    _ => return fail(&e.to_string()),
+                    _ => return fail(&b.1.to_string()),
                 },
             };
             match crate::tls::build(&spec, &m) {

@@ -64,10 +64,10 @@ pub struct Material {
 
 /// Reads the certificate and key files of `spec`; `io::ErrorKind` of a failure is
 /// kept in the message and returned separately (PermissionDenied -> hand-over).
-pub fn read_files(spec: &TlsSpec) -> Result<Material, (io::ErrorKind, TlsError)> {
+pub fn read_files(spec: &TlsSpec) -> Result<Material, Box<(io::ErrorKind, TlsError)>> {
     let origin = spec.origin.to_string();
     let cert = std::fs::read(&spec.cert).map_err(|e| {
-        (
+        Box::new((
             e.kind(),
             TlsError::Cert {
                 origin: origin.clone(),
@@ -75,10 +75,10 @@ pub fn read_files(spec: &TlsSpec) -> Result<Material, (io::ErrorKind, TlsError)>
                 path: spec.cert.display().to_string(),
                 message: e.to_string(),
             },
-        )
+        ))
     })?;
     let key = std::fs::read(&spec.key).map_err(|e| {
-        (
+        Box::new((
             e.kind(),
             TlsError::Key {
                 origin: origin.clone(),
@@ -86,14 +86,14 @@ pub fn read_files(spec: &TlsSpec) -> Result<Material, (io::ErrorKind, TlsError)>
                 path: spec.key.display().to_string(),
                 message: e.to_string(),
             },
-        )
+        ))
     })?;
     Ok(Material { cert, key })
 }
 
 /// Reads the PEM files of `spec` and builds the rustls configuration.
 pub fn load(spec: &TlsSpec) -> Result<Arc<ServerConfig>, TlsError> {
-    let m = read_files(spec).map_err(|(_, e)| e)?;
+    let m = read_files(spec).map_err(|b| b.1)?;
     build(spec, &m)
 }
 
