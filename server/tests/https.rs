@@ -573,4 +573,112 @@ fn plain_http_and_stalled_handshakes_on_the_tls_port_do_not_stop_the_server() {
         "TLS after a stalled handshake"
     );
     assert!(p.child.try_wait().unwrap().is_none(), "server exited");
+    // Pipelining: two requests in one TLS write; the second one is decrypted together
+    // with the first and must not wait for an epoll event that never comes.
+    // `timeout`: a server that never closes fails the test instead of hanging it.
+    let mut sc = Command::new(tool("timeout"))
+        .arg("30")
+        .arg(tool("openssl"))
+        .args(["s_client", "-quiet", "-ign_eof", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(dir.join("ca.pem"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    sc.stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = sc.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 2, "{text}");
+}
+
+#[test]
+fn large_bodies_file_wrapper_and_uploads_over_tls() {
+    let dir = TempDir::new("https-big");
+    make_ca(dir.path());
+    let (chain, key) = make_server_cert(dir.path(), "ec-pkcs8");
+    let (big_port, files_port, echo_port) = (free_port(), free_port(), free_port());
+    let sock = |port: u16| format!("127.0.0.1:{port},{},{}", chain.display(), key.display());
+    let apps = apps_dir().display().to_string();
+    // A 3 MiB file served through wsgi.file_wrapper (sendfile on plain sockets, pread +
+    // TLS records here).
+    let file = dir.join("data.bin");
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    let mut cmd = wsgid_cmd();
+    cmd.env("WSGID_TEST_FILE", &file);
+    let _files = start_wsgid_with(
+        &dir,
+        cmd,
+        &[
+            "--pythonpath",
+            &apps,
+            "--module",
+            "files",
+            "--https-socket",
+            &sock(files_port),
+        ],
+    );
+    let (code, out) = curl_tls(dir.path(), &[&format!("https://127.0.0.1:{files_port}/f")]);
+    assert_eq!(code, 0);
+    assert!(
+        out == data,
+        "file_wrapper body differs ({} bytes)",
+        out.len()
+    );
+    let _big = start_wsgid(
+        &dir,
+        &[
+            "--pythonpath",
+            &apps,
+            "--module",
+            "big",
+            "--https-socket",
+            &sock(big_port),
+        ],
+    );
+    let (code, out) = curl_tls(dir.path(), &[&format!("https://127.0.0.1:{big_port}/")]);
+    assert_eq!((code, out.len()), (0, 1024 * 1024));
+    // A 2 MiB upload, chunked (curl -T - sends Transfer-Encoding: chunked) and sized.
+    let _echo = start_wsgid(
+        &dir,
+        &[
+            "--wsgi-file",
+            &apps_dir().join("environ_dump.py").display().to_string(),
+            "--https-socket",
+            &sock(echo_port),
+        ],
+    );
+    let upload = dir.join("upload.bin");
+    std::fs::write(&upload, vec![b'u'; 2 * 1024 * 1024]).unwrap();
+    let url = format!("https://127.0.0.1:{echo_port}/up");
+    for args in [
+        vec![
+            "--data-binary".to_string(),
+            format!("@{}", upload.display()),
+        ],
+        vec![
+            "-H".to_string(),
+            "Transfer-Encoding: chunked".to_string(),
+            "--data-binary".to_string(),
+            format!("@{}", upload.display()),
+        ],
+    ] {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.push(&url);
+        let (code, out) = curl_tls(dir.path(), &a);
+        assert_eq!(code, 0);
+        let env: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            env["_body"][1].as_str().unwrap().len(),
+            2 * 1024 * 1024,
+            "{args:?}"
+        );
+    }
 }
