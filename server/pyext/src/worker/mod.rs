@@ -201,7 +201,11 @@ impl Worker {
                             if let Err(e) = c.handshake(idle_limit) {
                                 crate::log::info(&format!(
                                     "TLS handshake with {} failed: {e}",
-                                    c.peer.remote_addr
+                                    if c.peer.remote_addr.is_empty() {
+                                        "unix socket client"
+                                    } else {
+                                        &c.peer.remote_addr
+                                    }
                                 ));
                                 continue;
                             }
