@@ -165,12 +165,6 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             l.fd()
         ));
     }
-    let items: Vec<_> = materials.iter().map(|(i, s, m)| (*i, s, m)).collect();
-    if let Err(e) = crate::tls::stash(&items) {
-        crate::log::info(&format!(
-            "warning: cannot keep the TLS keys for a reload (memfd: {e}); a SIGHUP re-reads the files"
-        ));
-    }
     let pid_text = format!("{}\n", std::process::id());
     if let Some(p) = &cfg.pidfile
         && let Err(e) = std::fs::write(p, &pid_text)
@@ -247,6 +241,15 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             }
         }
     };
+    // After the app import: a program the app execs while importing does not inherit
+    // the hand-over descriptors.
+    let items: Vec<_> = materials.iter().map(|(i, s, m)| (*i, s, m)).collect();
+    if let Err(e) = crate::tls::stash(&items) {
+        crate::log::info(&format!(
+            "warning: cannot keep the TLS keys for a reload (memfd: {e}); a SIGHUP re-reads the files"
+        ));
+    }
+    drop(materials);
     master.app = app;
     master.run(py)
 }

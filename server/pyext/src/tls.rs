@@ -392,7 +392,8 @@ pub fn stash(items: &[(usize, &TlsSpec, &Material)]) -> io::Result<()> {
         }
         list.push(format!("{idx}:{fd}"));
     }
-    // SAFETY: single-threaded master before fork (the caller's contract).
+    // SAFETY: the master has no other threads (the caller's contract; the master forks
+    // its workers under the same assumption).
     unsafe {
         if list.is_empty() {
             std::env::remove_var(INHERIT_ENV);
