@@ -72,7 +72,23 @@ fn main() -> ExitCode {
                 Ok((plan, py, ext)) => {
                     println!("wsgid: configuration OK");
                     for s in &cfg.sockets {
-                        println!("  socket {:?} {}", s.proto, s.addr);
+                        match &s.tls {
+                            // The files are read at start-up (as root, before the
+                            // privilege drop), not here: check-config may run as the
+                            // app user, who cannot read a root-only key.
+                            Some(t) => println!(
+                                "  socket Https {} cert {} key {} suites {}",
+                                s.addr,
+                                t.cert.display(),
+                                t.key.display(),
+                                if t.suites.is_empty() {
+                                    "rustls defaults".to_string()
+                                } else {
+                                    t.suites.join(":")
+                                }
+                            ),
+                            None => println!("  socket {:?} {}", s.proto, s.addr),
+                        }
                     }
                     println!("  app {:?}", cfg.app);
                     println!(

@@ -64,6 +64,8 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .filter(|e| match lookup(&e.name).map(|s| s.name) {
             Some("socket" | "http-socket") => e.value.split(',').all(pure_addr),
+            // addr,cert,key[,ciphers]: only the first field is an address.
+            Some("https-socket" | "https") => pure_addr(e.value.split(',').next().unwrap_or("")),
             Some("stats") => pure_addr(&e.value),
             _ => true,
         })

@@ -9,6 +9,7 @@ pub mod net;
 pub mod py;
 pub mod scoreboard;
 pub mod server;
+pub mod tls;
 pub mod worker;
 
 use pyo3::prelude::*;

@@ -17,6 +17,12 @@ use wsgid::config::{BindAddr, Config, Proto, SocketSpec};
 pub struct Listener {
     pub socket: Socket,
     pub spec: SocketSpec,
+    /// `https-socket`: the TLS configuration (read by the master before privileges
+    /// are dropped, [`Listener::load_tls`]).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Received from systemd (socket activation): not bound, chmod-ed or vacuumed
+    /// by wsgid, the socket unit owns it.
+    pub activated: bool,
 }
 
 impl Listener {
@@ -36,6 +42,16 @@ impl Listener {
             proto: self.proto(),
             server_addr,
             server_port,
+            tls: self.tls.clone(),
+        }
+    }
+
+    /// The protocol name for logs and stats: uwsgi, http or https.
+    pub fn proto_name(&self) -> &'static str {
+        match (self.proto(), self.spec.tls.is_some()) {
+            (_, true) => "https",
+            (Proto::Http, false) => "http",
+            (Proto::Uwsgi, false) => "uwsgi",
         }
     }
     pub fn proto(&self) -> Proto {
@@ -87,6 +103,21 @@ pub fn bind(addr: &BindAddr, backlog: i32, timeout_s: u64) -> Result<Socket, std
             let s = Socket::new(Domain::for_address(*sa), Type::STREAM.cloexec(), None)?;
             s.set_reuse_address(true)?;
             s.bind(&(*sa).into())?;
+            s
+        }
+    };
+    configure(&sock, addr, timeout_s)?;
+    sock.listen(backlog)?;
+    Ok(sock)
+}
+
+/// What every listener gets, bound here or received from systemd: socket-timeout
+/// (inherited by accepted sockets), TCP_NODELAY and TCP_DEFER_ACCEPT on TCP, non-blocking.
+fn configure(sock: &Socket, addr: &BindAddr, timeout_s: u64) -> Result<(), std::io::Error> {
+    match addr {
+        BindAddr::Unix(_) => {}
+        BindAddr::Tcp(_) => {
+            let s = sock;
             s.set_tcp_nodelay(true)?;
             let secs = timeout_s.clamp(1, i32::MAX as u64) as libc::c_int;
             // SAFETY: setsockopt on our socket with a live c_int.
@@ -102,21 +133,32 @@ pub fn bind(addr: &BindAddr, backlog: i32, timeout_s: u64) -> Result<Socket, std
             if r != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            s
         }
-    };
+    }
     let t = Some(std::time::Duration::from_secs(timeout_s.max(1)));
     sock.set_read_timeout(t)?;
     sock.set_write_timeout(t)?;
-    sock.listen(backlog)?;
     sock.set_nonblocking(true)?;
-    Ok(sock)
+    Ok(())
 }
 
-/// Binds every socket of the configuration, applying chmod/chown to UNIX sockets.
-pub fn bind_all(cfg: &Config) -> Result<Vec<Listener>, BindError> {
+/// Binds every socket of the configuration, applying chmod/chown to UNIX sockets. A
+/// socket whose address matches one of `activated` (systemd socket activation) uses
+/// that descriptor instead: no bind, no chmod/chown (the socket unit set them).
+pub fn bind_all(cfg: &Config, activated: &mut Vec<Socket>) -> Result<Vec<Listener>, BindError> {
     let mut out = Vec::new();
     for spec in &cfg.sockets {
+        if let Some(i) = activated.iter().position(|s| same_addr(s, &spec.addr)) {
+            let socket = activated.swap_remove(i);
+            configure(&socket, &spec.addr, cfg.socket_timeout).map_err(bind_err(&spec.text))?;
+            out.push(Listener {
+                socket,
+                spec: spec.clone(),
+                tls: None,
+                activated: true,
+            });
+            continue;
+        }
         let socket =
             bind(&spec.addr, cfg.listen, cfg.socket_timeout).map_err(bind_err(&spec.text))?;
         if let BindAddr::Unix(path) = &spec.addr {
@@ -135,6 +177,8 @@ pub fn bind_all(cfg: &Config) -> Result<Vec<Listener>, BindError> {
         out.push(Listener {
             socket,
             spec: spec.clone(),
+            tls: None,
+            activated: false,
         });
     }
     Ok(out)
@@ -202,12 +246,7 @@ pub fn inherit(cfg: &Config, fds: Option<String>) -> Option<Vec<Listener>> {
     }
     let mut out = Vec::new();
     for (socket, spec) in sockets.into_iter().zip(&cfg.sockets) {
-        let local = socket.local_addr().ok()?;
-        let same = match &spec.addr {
-            BindAddr::Tcp(a) => local.as_socket() == Some(*a),
-            BindAddr::Unix(p) => local.as_pathname() == Some(p.as_path()),
-        };
-        if !same {
+        if !same_addr(&socket, &spec.addr) {
             return None;
         }
         // SAFETY: setting FD_CLOEXEC again on our descriptor.
@@ -215,14 +254,72 @@ pub fn inherit(cfg: &Config, fds: Option<String>) -> Option<Vec<Listener>> {
         out.push(Listener {
             socket,
             spec: spec.clone(),
+            tls: None,
+            activated: false,
         });
     }
     Some(out)
 }
 
-/// `vacuum`: removes the UNIX socket files.
+/// Whether `socket` is bound to `addr` (getsockname, as uWSGI matches inherited
+/// sockets).
+fn same_addr(socket: &Socket, addr: &BindAddr) -> bool {
+    let Ok(local) = socket.local_addr() else {
+        return false;
+    };
+    match addr {
+        BindAddr::Tcp(a) => local.as_socket() == Some(*a),
+        BindAddr::Unix(p) => local.as_pathname() == Some(p.as_path()),
+    }
+}
+
+/// systemd socket activation (sd_listen_fds(3)): the listening descriptors passed as
+/// 3..3+`LISTEN_FDS` when `LISTEN_PID` is this process. Every returned socket is made
+/// close-on-exec. The caller removes the variables from the environment.
+pub fn activated_sockets() -> Vec<Socket> {
+    use std::os::fd::FromRawFd;
+    let pid_ok = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    let n: RawFd = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    if !pid_ok || n <= 0 {
+        return Vec::new();
+    }
+    (3..3 + n.min(1024))
+        .filter_map(|fd| {
+            // SAFETY: F_GETFD only checks that the descriptor is open.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+                return None;
+            }
+            // SAFETY: systemd passed this descriptor to us (LISTEN_PID is our pid);
+            // nothing else in this process owns it.
+            let s = unsafe { Socket::from_raw_fd(fd) };
+            // SAFETY: setting FD_CLOEXEC on our own descriptor.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            Some(s)
+        })
+        .collect()
+}
+
+/// A socket's local address for logs.
+pub fn addr_text(socket: &Socket) -> String {
+    match socket.local_addr() {
+        Ok(a) => match (a.as_socket(), a.as_pathname()) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(p)) => p.display().to_string(),
+            _ => "(unnamed)".into(),
+        },
+        Err(e) => format!("(getsockname: {e})"),
+    }
+}
+
+/// `vacuum`: removes the UNIX socket files (not those of systemd's socket units).
 pub fn vacuum(listeners: &[Listener]) {
-    for l in listeners {
+    for l in listeners.iter().filter(|l| !l.activated) {
         if let BindAddr::Unix(p) = &l.spec.addr {
             let _ = std::fs::remove_file(p);
         }

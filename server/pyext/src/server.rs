@@ -29,6 +29,9 @@ fn redirect_logs(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Listener descriptors that came from systemd, handed to a re-executed master.
+const ACTIVATED_ENV: &str = "WSGID_ACTIVATED_FDS";
+
 /// Starts the server; returns the process exit code.
 pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
     let cfg = match wsgid::launcher::load(args) {
@@ -73,26 +76,100 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
         .getattr("environ")?
         .call_method1("pop", (wsgid::relaunch::RELAUNCH_ENV, py.None()))?;
     let inherited = crate::net::inherit(&cfg, std::env::var(crate::master::INHERIT_ENV).ok());
-    // The variable must not reach the app or a later exec.
-    py.import("os")?
-        .getattr("environ")?
-        .call_method1("pop", (crate::master::INHERIT_ENV, py.None()))?;
+    // systemd socket activation: descriptors matched to the configured sockets by
+    // address; the rest are refused with a warning.
+    let mut activated = crate::net::activated_sockets();
+    let was_activated: Vec<String> = std::env::var(ACTIVATED_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    // The variables must not reach the app, its children or a later exec.
+    let environ = py.import("os")?.getattr("environ")?;
+    for var in [
+        crate::master::INHERIT_ENV,
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "LISTEN_FDNAMES",
+    ] {
+        environ.call_method1("pop", (var, py.None()))?;
+    }
     let listeners = match inherited {
         Some(l) => {
             crate::log::info("reusing the listening sockets of the previous master");
             l
         }
-        None => match crate::net::bind_all(&cfg) {
+        None => match crate::net::bind_all(&cfg, &mut activated) {
             Ok(l) => l,
             Err(e) => return fail(&e.to_string()),
         },
     };
-    for l in &listeners {
+    for s in activated {
+        // Not closing it would leave connections queued where no worker accepts.
         crate::log::info(&format!(
-            "{} socket bound on {} (fd {})",
-            match l.proto() {
-                wsgid::config::Proto::Http => "http",
-                wsgid::config::Proto::Uwsgi => "uwsgi",
+            "warning: socket-activated descriptor {} ({}) matches no configured socket: closed (add it to the ini as socket/http-socket/https-socket)",
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            crate::net::addr_text(&s)
+        ));
+    }
+    let mut listeners = listeners;
+    for l in &mut listeners {
+        // A re-executed master learns which inherited sockets came from systemd.
+        l.activated |= was_activated.contains(&l.fd().to_string());
+    }
+    let activated_fds: Vec<String> = listeners
+        .iter()
+        .filter(|l| l.activated)
+        .map(|l| l.fd().to_string())
+        .collect();
+    // SAFETY: the master has no other threads yet (nothing forked or spawned).
+    unsafe {
+        if activated_fds.is_empty() {
+            std::env::remove_var(ACTIVATED_ENV);
+        } else {
+            // Only for the next exec of the master (SIGHUP): os.environ does not show
+            // it, so `vacuum` keeps skipping systemd's sockets after a reload.
+            std::env::set_var(ACTIVATED_ENV, activated_fds.join(","));
+        }
+    }
+    // Certificates and keys are read now, before privileges are dropped (as uWSGI), so
+    // keys only root can read work when wsgid starts as root. A master re-executed
+    // after the drop (SIGHUP) that cannot read them any more uses the bytes the
+    // previous master handed over.
+    let handed = crate::tls::take_handover();
+    let mut materials = Vec::new();
+    for (idx, l) in listeners.iter_mut().enumerate() {
+        if let Some(spec) = l.spec.tls.clone() {
+            let m = match crate::tls::read_files(&spec) {
+                Ok(m) => m,
+                Err(b) => match handed.get(&idx) {
+                    Some((paths, m))
+                        if b.0 == std::io::ErrorKind::PermissionDenied
+                            && paths.cert == spec.cert.display().to_string()
+                            && paths.key == spec.key.display().to_string() =>
+                    {
+                        crate::log::info(&format!(
+                            "{}: using the certificate and key the previous master read (restart to load new files)",
+                            b.1
+                        ));
+                        m.clone()
+                    }
+                    _ => return fail(&b.1.to_string()),
+                },
+            };
+            match crate::tls::build(&spec, &m) {
+                Ok(c) => l.tls = Some(c),
+                Err(e) => return fail(&e.to_string()),
+            }
+            materials.push((idx, spec, m));
+        }
+        crate::log::info(&format!(
+            "{} socket {} {} (fd {})",
+            l.proto_name(),
+            if l.activated {
+                "received from systemd (socket activation) on"
+            } else {
+                "bound on"
             },
             l.spec.addr,
             l.fd()
@@ -174,6 +251,15 @@ pub fn run(py: Python<'_>, args: &[String]) -> PyResult<i32> {
             }
         }
     };
+    // After the app import: a program the app execs while importing does not inherit
+    // the hand-over descriptors.
+    let items: Vec<_> = materials.iter().map(|(i, s, m)| (*i, s, m)).collect();
+    if let Err(e) = crate::tls::stash(&items) {
+        crate::log::info(&format!(
+            "warning: cannot keep the TLS keys for a reload (memfd: {e}); a SIGHUP re-reads the files"
+        ));
+    }
+    drop(materials);
     master.app = app;
     master.run(py)
 }

@@ -10,7 +10,9 @@
 //!   `%s` file name, `%n` file name without extension, `%c` name of the directory
 //!   holding the file, `%x` extension, `%h` host name, `%%` a literal `%`,
 //!   `%(name)` the value of an option or placeholder set earlier, `$(VAR)` an
-//!   environment variable (empty if unset, as in uWSGI).
+//!   environment variable. An unset variable is an error naming it and the line
+//!   (uWSGI 2.0 expands it to an empty string: `$(CREDENTIALS_DIRECTORY)/key.pem`
+//!   outside systemd would silently become `/key.pem`).
 //!
 //! Pure: reads a string; file access is the caller's job.
 
@@ -171,7 +173,18 @@ fn expand(
                 let Some(end) = rest.find(')') else {
                     return Err(bad(format!("unterminated `$(` in `{value}`")));
                 };
-                out.push_str(&env(&rest[..end]).unwrap_or_default());
+                let var = &rest[..end];
+                let Some(v) = env(var) else {
+                    return Err(bad(format!(
+                        "environment variable `{var}` in `$({var})` is not set{}",
+                        if var == "CREDENTIALS_DIRECTORY" {
+                            " (systemd sets it for units with LoadCredential=; outside systemd, export it)"
+                        } else {
+                            ""
+                        }
+                    )));
+                };
+                out.push_str(&v);
                 skip_to(&mut chars, i + 2 + end + 1);
             }
             c => out.push(c),
@@ -237,12 +250,23 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        let t = "[uwsgi]\nbase = /srv/x\nchdir = %(base)/app\nsocket = %drun/%n.sock\nlog = %p %s %c %x %h 100%%\nhome = $(HOME)/v $(NOPE)!\n";
+        let t = "[uwsgi]\nbase = /srv/x\nchdir = %(base)/app\nsocket = %drun/%n.sock\nlog = %p %s %c %x %h 100%%\nhome = $(HOME)/v $(HOME)!\n";
         let v = parse(t, "uwsgi").unwrap();
         assert_eq!(v[1].value, "/srv/x/app");
         assert_eq!(v[2].value, "/etc/app/run/site.sock");
         assert_eq!(v[3].value, "/etc/app/site.ini site.ini app ini box 100%");
-        assert_eq!(v[4].value, "/home/x/v !");
+        assert_eq!(v[4].value, "/home/x/v /home/x!");
+        // An unset variable is an error naming it and the line (uWSGI: empty).
+        let e = parse(
+            "[uwsgi]\n\nkey = $(CREDENTIALS_DIRECTORY)/key.pem\n",
+            "uwsgi",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/etc/app/site.ini:3") && e.contains("`CREDENTIALS_DIRECTORY`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod ini;
 pub mod options;
+pub mod tls;
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -73,7 +74,7 @@ pub enum ConfigError {
         origin: Origin,
     },
     #[error(
-        "no socket to serve: set `socket` (uwsgi protocol) or `http-socket` in the ini or on the command line"
+        "no socket to serve: set `socket` (uwsgi protocol), `http-socket` or `https-socket` in the ini or on the command line"
     )]
     NoSocket,
     #[error(
@@ -114,6 +115,8 @@ pub struct SocketSpec {
     pub proto: Proto,
     /// As written in the config (used in logs and stats).
     pub text: String,
+    /// `https-socket`/`https`: HTTP/1.1 over TLS with this certificate and key.
+    pub tls: Option<tls::TlsSpec>,
 }
 
 /// How to find the application.
@@ -405,8 +408,21 @@ pub fn resolve(entries: &[RawEntry]) -> Result<Config, ConfigError> {
                         addr,
                         proto,
                         text: part.trim().to_string(),
+                        tls: None,
                     });
                 }
+            }
+            "https-socket" | "https" => {
+                let (addr, spec, warnings) =
+                    tls::parse_https_value(name, &e.value, &e.origin).map_err(bad)?;
+                let addr = parse_bind(&addr).map_err(bad)?;
+                c.warnings.extend(warnings);
+                c.sockets.push(SocketSpec {
+                    addr,
+                    proto: Proto::Http,
+                    text: e.value.split(',').next().unwrap_or("").trim().to_string(),
+                    tls: Some(spec),
+                });
             }
             "chmod-socket" => {
                 let v = e.value.trim();
@@ -731,9 +747,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_option_and_line() {
-        let e = resolve(&raw(&[("module", "a"), ("socket", "/s"), ("https", "x")])).unwrap_err();
+        let e = resolve(&raw(&[
+            ("module", "a"),
+            ("socket", "/s"),
+            ("daemonize", "x"),
+        ]))
+        .unwrap_err();
         let m = e.to_string();
-        assert!(m.contains("/x.ini:3") && m.contains("https"), "{m}");
+        assert!(m.contains("/x.ini:3") && m.contains("daemonize"), "{m}");
+        let e = resolve(&raw(&[("module", "a"), ("https-socket", ":8443,/c.pem")])).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("/x.ini:2") && m.contains("`https-socket`"),
+            "{m}"
+        );
         let e = resolve(&raw(&[("processes", "two")])).unwrap_err();
         assert!(e.to_string().contains("/x.ini:1"), "{e}");
         assert!(matches!(
@@ -777,6 +804,7 @@ mod tests {
                 _ if o.name == "chmod-socket" => "660",
                 _ if o.name == "cheaper-algo" => "spare",
                 _ if o.name == "harakiri-graceful-signal" => "SIGTERM",
+                _ if o.name.starts_with("https") => "127.0.0.1:8443,/c.pem,/k.pem,HIGH",
                 _ => "/tmp/x",
             };
             let r = resolve(&raw(&[

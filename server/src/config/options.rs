@@ -58,6 +58,18 @@ pub const OPTIONS: &[OptSpec] = &[
         "bind an HTTP/1.1 socket: host:port or /path"
     ),
     opt!(
+        "https-socket",
+        [],
+        List,
+        "bind an HTTP/1.1-over-TLS socket: addr,cert.pem,key.pem[,ciphers] (PEM; rustls)"
+    ),
+    opt!(
+        "https",
+        [],
+        List,
+        "same as https-socket in wsgid (uWSGI: an HTTPS router process in front of the workers)"
+    ),
+    opt!(
         "chmod-socket",
         [],
         Str,
@@ -346,13 +358,6 @@ pub const OPTIONS: &[OptSpec] = &[
     ),
     opt!("hook-master-start", [], NotYet, "uWSGI hooks"),
     // not yet implemented: an error naming the option
-    opt!(
-        "https",
-        [],
-        NotYet,
-        "HTTPS socket addr,cert,key[,ciphers] (issue 5)"
-    ),
-    opt!("https-socket", [], NotYet, "HTTPS socket (issue 5)"),
     opt!(
         "harakiri-graceful-timeout",
         [],

@@ -19,6 +19,8 @@ pub struct Peer {
 pub struct Conn {
     fd: OwnedFd,
     pub proto: Proto,
+    /// `https-socket`: the TLS layer every read and write goes through.
+    tls: Option<Box<crate::tls::Tls>>,
     pub peer: Peer,
     buf: Vec<u8>,
     pos: usize,
@@ -68,6 +70,8 @@ pub struct ListenInfo {
     /// Local address and port (for SERVER_NAME/SERVER_PORT without a Host header).
     pub server_addr: String,
     pub server_port: String,
+    /// `https-socket`: TLS configuration.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Accepts one connection from a non-blocking listener; `Ok(None)` when none is pending.
@@ -97,9 +101,14 @@ pub fn accept(l: &ListenInfo) -> io::Result<Option<Conn>> {
     // SAFETY: accept4 returned a new descriptor we now own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let (remote_addr, remote_port) = sockaddr_text(&ss);
+    let tls = match &l.tls {
+        Some(cfg) => Some(Box::new(crate::tls::Tls::new(cfg)?)),
+        None => None,
+    };
     Ok(Some(Conn {
         fd,
         proto: l.proto,
+        tls,
         peer: Peer {
             remote_addr,
             remote_port,
@@ -114,6 +123,20 @@ pub fn accept(l: &ListenInfo) -> io::Result<Option<Conn>> {
 impl Conn {
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// Whether the connection is HTTPS (`wsgi.url_scheme`, `HTTPS=on`).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// HTTPS: completes the TLS handshake within `timeout` (no-op otherwise).
+    pub fn handshake(&mut self, timeout: std::time::Duration) -> io::Result<()> {
+        let fd = self.fd.as_raw_fd();
+        match &mut self.tls {
+            Some(t) => t.handshake(fd, std::time::Instant::now() + timeout),
+            None => Ok(()),
+        }
     }
 
     /// Buffered bytes not yet consumed.
@@ -140,6 +163,27 @@ impl Conn {
         let len = self.buf.len();
         self.buf.reserve(READ_CHUNK);
         let spare = self.buf.capacity() - len;
+        if let Some(t) = &mut self.tls {
+            let fd = self.fd.as_raw_fd();
+            // SAFETY: the spare capacity is zeroed first, so it is initialised memory.
+            let out = unsafe {
+                std::ptr::write_bytes(self.buf.as_mut_ptr().add(len), 0, spare);
+                std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().add(len), spare)
+            };
+            let n = t
+                .recv(fd, out, flags & libc::MSG_DONTWAIT != 0)
+                .map_err(|e| {
+                    if e.kind() == io::ErrorKind::WouldBlock {
+                        // Same meaning as for plain sockets: nothing ready / timed out.
+                        io::Error::new(io::ErrorKind::TimedOut, "socket-timeout")
+                    } else {
+                        e
+                    }
+                })?;
+            // SAFETY: recv filled n <= spare bytes after len.
+            unsafe { self.buf.set_len(len + n) };
+            return Ok(n);
+        }
         loop {
             // SAFETY: writes at most `spare` bytes into the vector's spare capacity.
             let n = unsafe {
@@ -177,7 +221,10 @@ impl Conn {
     }
 
     /// Writes all of `parts` (blocking, bounded by socket-timeout).
-    pub fn write_all(&self, parts: &[&[u8]]) -> io::Result<()> {
+    pub fn write_all(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        if let Some(t) = &mut self.tls {
+            return t.send(self.fd.as_raw_fd(), parts);
+        }
         let mut idx = 0;
         let mut off = 0;
         while idx < parts.len() {
@@ -224,8 +271,28 @@ impl Conn {
     }
 
     /// Sends `len` bytes of `file_fd` from `offset` with sendfile(2).
-    pub fn sendfile(&self, file_fd: RawFd, mut offset: i64, mut len: u64) -> io::Result<u64> {
+    pub fn sendfile(&mut self, file_fd: RawFd, mut offset: i64, mut len: u64) -> io::Result<u64> {
         let mut sent = 0;
+        if self.tls.is_some() {
+            // TLS: the bytes must be encrypted in user space; pread + write.
+            let mut chunk = vec![0u8; 64 * 1024];
+            while len > 0 {
+                let want = (len as usize).min(chunk.len());
+                // SAFETY: chunk is a live buffer of at least `want` bytes.
+                let n = unsafe { libc::pread(file_fd, chunk.as_mut_ptr().cast(), want, offset) };
+                let n = match cvt(n) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                self.write_all(&[&chunk[..n]])?;
+                offset += n as i64;
+                sent += n as u64;
+                len -= n as u64;
+            }
+            return Ok(sent);
+        }
         while len > 0 {
             let chunk = len.min(1 << 30) as usize;
             // SAFETY: both descriptors are valid; offset points to a live local.
@@ -260,6 +327,10 @@ fn take_buf() -> Vec<u8> {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        // HTTPS: tell the client the close is intended (close_notify), without waiting.
+        if let Some(t) = &mut self.tls {
+            t.close(self.fd.as_raw_fd());
+        }
         let mut b = std::mem::take(&mut self.buf);
         // Only ordinary buffers come back (a large body may have grown one).
         if b.capacity() >= READ_CHUNK && b.capacity() <= 4 * READ_CHUNK {

@@ -61,6 +61,8 @@ pub struct Worker {
 
 /// Installs the worker's signal handlers and wake-up pipe; unblocks signals.
 pub fn install_signals() -> std::io::Result<RawFd> {
+    // The TLS hand-over of the master (for its own re-exec) is not for workers.
+    crate::tls::close_handover();
     let mut fds = [0; 2];
     // SAFETY: fds is a live two-element array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
@@ -199,8 +201,20 @@ impl Worker {
                     // listeners are not starved).
                     for _ in 0..ACCEPT_BATCH {
                         match conn::accept(&self.listeners[(data - LISTEN_BASE) as usize]) {
-                            Ok(Some(c)) => {
-                                if let Some(c) = self.serve(c, core) {
+                            Ok(Some(mut c)) => {
+                                // HTTPS: the handshake, bounded by socket-timeout. A failure
+                                // (plain HTTP on the TLS port, no common suite, a client that
+                                // rejects the certificate) costs this connection only.
+                                if let Err(e) = c.handshake(idle_limit) {
+                                    crate::log::info(&format!(
+                                        "TLS handshake with {} failed: {e}",
+                                        if c.peer.remote_addr.is_empty() {
+                                            "unix socket client"
+                                        } else {
+                                            &c.peer.remote_addr
+                                        }
+                                    ));
+                                } else if let Some(c) = self.serve(c, core) {
                                     add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
                                     conns.insert(c.fd(), (c, Instant::now()));
                                 }

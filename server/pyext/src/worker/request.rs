@@ -144,6 +144,11 @@ fn read_http(
     vars.push(("QUERY_STRING".into(), query.to_vec()));
     vars.push(("SERVER_PROTOCOL".into(), protocol.as_bytes().to_vec()));
     vars.push(("SCRIPT_NAME".into(), Vec::new()));
+    let https = conn.is_tls();
+    if https {
+        // As uWSGI's https-socket (and nginx's uwsgi_params): HTTPS=on.
+        vars.push(("HTTPS".into(), b"on".to_vec()));
+    }
     let host = head.header("host").map(|h| h.to_vec());
     let (sname, sport) = match &host {
         Some(h) => {
@@ -163,7 +168,7 @@ fn read_http(
     };
     vars.push(("SERVER_NAME".into(), sname.into_bytes()));
     let sport = if sport.is_empty() {
-        "80".to_string()
+        if https { "443" } else { "80" }.to_string()
     } else {
         sport
     };
@@ -214,7 +219,7 @@ fn read_http(
         uri: head.target.clone(),
         protocol,
         body,
-        https: false,
+        https,
         remote_addr: conn.peer.remote_addr.clone(),
         vars,
     }))
