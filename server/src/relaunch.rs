@@ -14,8 +14,22 @@ use std::path::PathBuf;
 /// Environment variable carrying the encoded [`Relaunch`] from launcher to server.
 pub const RELAUNCH_ENV: &str = "WSGID_RELAUNCH";
 
-/// Variables never captured as "original": they belong to one start only.
-const TRANSIENT: &[&str] = &[RELAUNCH_ENV, "WSGID_INHERIT_FDS"];
+/// State a master hands to the master it re-executes, set in its C environment
+/// (setenv) by the server itself: carried over from the CURRENT environment on a
+/// relaunch (listening sockets are added separately, `WSGID_INHERIT_FDS`).
+pub const HANDOVER: &[&str] = &["WSGID_INHERIT_TLS", "WSGID_ACTIVATED_FDS"];
+
+/// Variables never captured as "original": they belong to one start only (the
+/// hand-overs, and systemd's socket-activation variables, consumed at start).
+const TRANSIENT: &[&str] = &[
+    RELAUNCH_ENV,
+    "WSGID_INHERIT_FDS",
+    "WSGID_INHERIT_TLS",
+    "WSGID_ACTIVATED_FDS",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+];
 
 /// How the launcher was started.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -781,6 +781,14 @@ impl Master {
                 .map(|a| c(a.as_bytes()))
                 .collect();
             let mut envp: Vec<CString> = r.env.iter().filter_map(|e| c(e.as_bytes())).collect();
+            for var in wsgid::relaunch::HANDOVER {
+                if let Some(v) = std::env::var_os(var) {
+                    let mut kv = std::ffi::OsString::from(var);
+                    kv.push("=");
+                    kv.push(v);
+                    envp.extend(c(kv.as_bytes()));
+                }
+            }
             if let (Some(argv), Some(fdvar), Some(cwd)) = (
                 argv,
                 c(format!("{INHERIT_ENV}={}", fds.join(",")).as_bytes()),
