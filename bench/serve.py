@@ -38,6 +38,10 @@ BACKLOG = "1024"
 READY_TIMEOUT = 120.0
 
 
+# Path of the compiled bench/trivial_responder.c (set by main() with --ceiling).
+TRIVIAL = [None]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,6 +63,9 @@ def server_cmd(server, transport, addr, app, venv, log):
                 "--harakiri", HARAKIRI, "--listen", BACKLOG, "--die-on-term", "--logto", log,
                 "--virtualenv", str(venv), "--pythonpath", pythonpath, "--module", module,
                 *sum((["--env", e] for e in env), []), *sock]
+    if server == "trivial":
+        target = f"tcp:{addr}" if transport == "http" else f"unix:{addr}"
+        return [TRIVIAL[0], target, WORKERS, log, BACKLOG]
     if server == "granian":
         assert transport == "http", "granian speaks no uwsgi protocol"
         host, port = addr.rsplit(":", 1)
@@ -396,8 +403,11 @@ GOALS = {1: 1.2, 2: 1.2, 3: 1.0, 4: 1.0}
 
 def cpu_per_request(r):
     """CPU microseconds per request of each watched process tree, and their sum."""
-    out = {k: 1e6 * v / max(1, r["requests"]) for k, v in r.get("cpu_s", {}).items()}
+    n = max(1, r["requests"])
+    out = {k: 1e6 * v / n for k, v in r.get("cpu_s", {}).items()}
     out["all"] = sum(out.values())
+    if "server" in r.get("sys_s", {}):
+        out["server_user"] = out["server"] - 1e6 * r["sys_s"]["server"] / n
     return out
 
 
@@ -433,8 +443,8 @@ def main():
     only = set(args.servers.split(",")) if args.servers else None
 
     def servers_of(case):
-        names = list(CASES[case][1]) + (["ceiling"] if args.ceiling and case in (1, 2) else [])
-        return [n for n in names if only is None or n in only or n == "ceiling"]
+        extra = ["trivial", "ceiling"] if args.ceiling and case in (1, 2) else []
+        return [n for n in CASES[case][1] if only is None or n in only] + extra
 
     if not (ROOT / "target/release/wsgid").exists():
         sys.exit("bench: build first: cargo build --release")
@@ -442,6 +452,10 @@ def main():
         sys.exit(f"bench: {args.venv} lacks granian: run bash bench/setup.sh")
     results = {}
     with tempfile.TemporaryDirectory(prefix="wsgid-bench-") as tmp:
+        if args.ceiling:
+            TRIVIAL[0] = str(Path(tmp) / "trivial_responder")
+            subprocess.run(["cc", "-O2", "-o", TRIVIAL[0], str(BENCH / "trivial_responder.c")],
+                           check=True)
         trytond = make_trytond_db(tmp, args.venv) if 4 in cases else None
         for rnd in range(1, args.rounds + 1):
             for case in cases:
@@ -474,7 +488,7 @@ def main():
     for case in cases:
         title, _, anchor = CASES[case]
         print(f"# {case}: {title}")
-        med = {}
+        med, cpu_all, cpu_user = {}, {}, {}
         for server in servers_of(case):
             runs = results[(case, server)]
             ok = [r for r in runs if r["valid"]]
@@ -488,7 +502,9 @@ def main():
             m = statistics.median(r["master_kib"] for r in ok) / 1024
             w = statistics.median(r["workers_kib"] for r in ok) / 1024
             cpu = {k: statistics.median(cpu_per_request(r).get(k, 0) for r in ok)
-                   for k in ("server", "nginx", "wrk", "all")}
+                   for k in ("server", "nginx", "wrk", "all", "server_user")}
+            if ok[0].get("cpu_s"):
+                cpu_all[server], cpu_user[server] = cpu["all"], cpu["server_user"]
             idle = statistics.median(r["idle_pct"] for r in ok)
             print(f"{case:<5} {server:9} {len(ok)}/{len(runs)}  {med[server]:12.0f}  "
                   f"{min(rps):8.0f}-{max(rps):<8.0f}  {p99:7.2f}  {m:8.1f}/{w:<8.1f}  "
@@ -500,9 +516,22 @@ def main():
                     r = med["wsgid"] / med[other]
                     goal = f" (goal >= {GOALS[case]}x)" if other == anchor else ""
                     print(f"      ratio wsgid/{other} = {r:.2f}x{goal}")
+            # With the machine saturated (idle ~0 %), req/s ~ cores / (CPU us per request
+            # of wrk + nginx + server). The kernel part of the server's CPU (accept, recv,
+            # send, close, epoll: the same syscalls for any server) stays whatever the
+            # server does; so even a server with NO user-space cost could reach at most:
+            if "wsgid" in cpu_all and anchor in cpu_all:
+                floor = cpu_all["wsgid"] - cpu_user["wsgid"]
+                print(f"      bound: {anchor} {cpu_all[anchor]:.1f} us/req of CPU in all; wsgid "
+                      f"{cpu_all['wsgid']:.1f}, of which {cpu_user['wsgid']:.1f} user space in "
+                      f"the server -> a server with zero user-space CPU could reach at most "
+                      f"{cpu_all[anchor] / floor:.2f}x {anchor}")
+            if "trivial" in med and anchor in med:
+                print(f"      trivial/{anchor} = {med['trivial'] / med[anchor]:.2f}x (the smallest "
+                      f"server in C, same topology and logging: the most any server could reach here)")
             if "ceiling" in med and anchor in med:
                 print(f"      ceiling/{anchor} = {med['ceiling'] / med[anchor]:.2f}x "
-                      f"(the most any server could reach here)")
+                      f"(nginx answering by itself, no server at all)")
     if invalid:
         print(f"\n{invalid} invalid run(s): errors or non-2xx responses; see the lines above")
         sys.exit(1)
