@@ -13,8 +13,33 @@ Cases (see issue 3):
   3 direct HTTP keep-alive (wsgid, granian)
   4 trytond `common.server.version` over HTTP, closing connections (wsgid, uWSGI)
 
-Usage: bench/serve.py [--rounds 3] [--duration 10] [--cases 1,2,3,4]
-Prerequisites: `bash bench/setup.sh` (venv with granian and trytond; wrk, nginx, uwsgi).
+Usage: bench/serve.py [--rounds 3] [--duration 10] [--cases 1,2,3,4] [--servers wsgid,uwsgi]
+                      [--ceiling] [--strace]
+Prerequisites: `bash bench/setup.sh` (venv with granian and trytond; wrk, nginx, uwsgi, cc).
+
+Every run also reports the CPU each process tree spent per request (utime+stime from
+/proc/PID/stat of the server's master and workers, of the nginx processes, and of wrk
+from wait4), the server's user-space share, the machine's idle % over the run (/proc/stat)
+and how the requests were split between the workers (from the request log). CPU per
+request is the figure to iterate on when other work loads the machine: it moves far
+less than req/s.
+
+--ceiling adds two reference "servers" to cases 1 and 2: `trivial` (bench/trivial_responder.c,
+compiled with cc: the smallest possible server, 2 processes blocking in accept, one read,
+one write, one log line, close; same topology as the case) and `ceiling` (nginx answering
+`return 200` by itself: no upstream in case 1, a closing responder in case 2). The summary
+also prints the BOUND: with the machine saturated (idle ~0 %), req/s ~ cores / CPU per
+request of everything (wrk + nginx + server), so a server whose user-space CPU were zero
+could reach at most (uWSGI's total) / (wsgid's total - wsgid's user space) times uWSGI.
+--strace attaches `strace -c -f` to the server for the run and prints its syscalls per
+request (that run's req/s is meaningless).
+
+Result (issue 3, 2 cores shared with wrk and nginx): cases 1 and 2 cannot reach 1.2x uWSGI
+on this machine. Per request, the server is only ~30 % (case 1) / ~35 % (case 2) of the
+machine's CPU; about three quarters of the server's own CPU is kernel work (accept,
+recv, send, close, the log write) that any server pays, and uWSGI's user-space share is
+already only 4-5 us. The C trivial responder reaches ~1.0x uWSGI, and the zero-user-space
+bound is ~1.05-1.13x. See server/ARCHITECTURE.md ("Performance: where the time goes").
 """
 
 import argparse
@@ -383,6 +408,7 @@ def one_run(case, server, args, tmp, trytond):
         res = run_wrk(url, args.duration, script, watch,
                       strace_to=run_dir / "strace.txt" if args.strace else None)
         res["master_kib"], res["workers_kib"] = tree_rss(srv.p.pid)
+        res["split"] = worker_split(log)
         errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
         res["valid"] = errors == 0 and res["requests"] > 0
         res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
@@ -399,6 +425,22 @@ CASES = {
     4: ("trytond common.server.version (HTTP, close)", ["wsgid", "uwsgi"], "uwsgi"),
 }
 GOALS = {1: 1.2, 2: 1.2, 3: 1.0, 4: 1.0}
+
+
+def worker_split(log):
+    """Share of the logged requests each worker served, largest first (uWSGI-style request
+    lines `[pid: N|...`); fairness of the accept distribution between the workers."""
+    counts = {}
+    try:
+        with open(log, "rb") as f:
+            for line in f:
+                if line.startswith(b"[pid: "):
+                    pid = line[6:line.find(b"|")]
+                    counts[pid] = counts.get(pid, 0) + 1
+    except OSError:
+        return []
+    total = sum(counts.values())
+    return sorted((round(100 * c / total) for c in counts.values()), reverse=True) if total else []
 
 
 def cpu_per_request(r):
@@ -475,6 +517,8 @@ def main():
                         detail += f" idle={r['idle_pct']:.0f}%"
                         sys_us = 1e6 * r["sys_s"].get("server", 0) / max(1, r["requests"])
                         detail += f" server_sys={sys_us:.1f}"
+                    if r.get("split"):
+                        detail += " split%=" + "/".join(map(str, r["split"]))
                     if r.get("syscalls"):
                         n = max(1, r["requests"])
                         top = sorted(r["syscalls"].items(), key=lambda kv: -kv[1])
