@@ -255,9 +255,21 @@ fn rsa_and_ec_keys_in_every_pem_format_serve_over_tls12_and_tls13() {
         );
         args.push(format!("127.0.0.1:{port},{chain},{key}"));
     }
+    let stats_port = free_port();
+    let stats_addr = format!("127.0.0.1:{stats_port}");
+    args.extend(["--stats".to_string(), stats_addr]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut p = start_wsgid(&dir, &args);
     p.wait_log("https socket bound on");
+    // The stats name every TLS socket's protocol "https" (not the http it is built on).
+    let stats = wait_for("the stats server", || stats_json(stats_port));
+    let protos: Vec<&str> = stats["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["proto"].as_str().unwrap())
+        .collect();
+    assert_eq!(protos, vec!["https"; sockets.len()], "{stats}");
     for (kind, port, _, _) in &sockets {
         for tls in [&["--tlsv1.2", "--tls-max", "1.2"][..], &["--tlsv1.3"][..]] {
             let env = environ_over(dir.path(), *port, tls);

@@ -286,10 +286,15 @@ fn no_failed_requests_during_reloads() {
             "--disable-logging",
         ],
     );
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    // Requests answered so far: each reload starts and ends with requests in flight
+    // (waited for below), instead of hoping the clients were fast enough.
+    let served = std::sync::Arc::new(AtomicU32::new(0));
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let stop = stop.clone();
+            let served = served.clone();
             std::thread::spawn(move || {
                 let (mut ok, mut failed) = (0u32, Vec::new());
                 // Bounded: at most 100k requests or until told to stop.
@@ -298,7 +303,10 @@ fn no_failed_requests_during_reloads() {
                         break;
                     }
                     match std::panic::catch_unwind(|| http_get(port, "/")) {
-                        Ok(r) if r.status == 200 && r.body == b"Hello, World!" => ok += 1,
+                        Ok(r) if r.status == 200 && r.body == b"Hello, World!" => {
+                            ok += 1;
+                            served.fetch_add(1, Ordering::Relaxed);
+                        }
                         Ok(r) => failed.push(format!("status {}", r.status)),
                         Err(_) => failed.push("connection error".to_string()),
                     }
@@ -309,7 +317,13 @@ fn no_failed_requests_during_reloads() {
         .collect();
     // A worker-only reload (SIGHUP with lazy-apps is covered elsewhere) and a master
     // re-exec, both under load.
+    let served_at_least = |n: u32| {
+        wait_for(&format!("{n} requests served"), || {
+            (served.load(Ordering::Relaxed) >= n).then_some(())
+        })
+    };
     for round in 1..=2 {
+        served_at_least(served.load(Ordering::Relaxed) + 50);
         p.signal(libc::SIGHUP);
         let text = "reusing the listening sockets";
         let want = round;
@@ -319,7 +333,9 @@ fn no_failed_requests_during_reloads() {
                 .then_some(())
         });
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // And the re-executed master serves the clients that kept going through it.
+    served_at_least(served.load(Ordering::Relaxed) + 50);
+    stop.store(true, Ordering::Relaxed);
     let mut total = 0;
     for c in clients {
         let (ok, failed) = c.join().unwrap();
@@ -331,7 +347,7 @@ fn no_failed_requests_during_reloads() {
         );
         total += ok;
     }
-    assert!(total > 100, "only {total} requests");
+    assert!(total >= 150, "only {total} requests");
     eprintln!("{total} requests, 0 failed, across 2 master re-execs");
     assert_eq!(
         p.log_text().matches("re-executing the master (pid").count(),

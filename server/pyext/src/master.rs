@@ -387,10 +387,7 @@ impl Master {
                 format!(
                     "{{\"name\":{:?},\"proto\":\"{}\",\"queue\":{},\"max_queue\":{}}}",
                     l.spec.text,
-                    match l.proto() {
-                        wsgid::config::Proto::Http => "http",
-                        wsgid::config::Proto::Uwsgi => "uwsgi",
-                    },
+                    l.proto_name(),
                     listen_queue(l.fd()).unwrap_or(0),
                     self.cfg.listen
                 )
