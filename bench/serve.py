@@ -38,8 +38,10 @@ Result (issue 3, 2 cores shared with wrk and nginx): cases 1 and 2 cannot reach 
 on this machine. Per request, the server is only ~30 % (case 1) / ~35 % (case 2) of the
 machine's CPU; about three quarters of the server's own CPU is kernel work (accept,
 recv, send, close, the log write) that any server pays, and uWSGI's user-space share is
-already only 4-5 us. The C trivial responder reaches ~1.0x uWSGI, and the zero-user-space
-bound is ~1.05-1.13x. See server/ARCHITECTURE.md ("Performance: where the time goes").
+already only 4-5 us. Two final runs (load average 4 and 3 before, ~7 during): wsgid
+1.03-1.07x uWSGI in case 1, 0.95-1.00x in case 2; the C trivial responder 1.06-1.17x and
+0.93-1.02x; the zero-user-space bound 1.16-1.17x and 1.10x. See server/ARCHITECTURE.md
+("Performance: where the time goes in cases 1 and 2, and the ceiling").
 """
 
 import argparse
