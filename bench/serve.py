@@ -32,7 +32,8 @@ also prints the BOUND: with the machine saturated (idle ~0 %), req/s ~ cores / C
 request of everything (wrk + nginx + server), so a server whose user-space CPU were zero
 could reach at most (uWSGI's total) / (wsgid's total - wsgid's user space) times uWSGI.
 --strace attaches `strace -c -f` to the server for the run and prints its syscalls per
-request (that run's req/s is meaningless).
+request (that run's req/s is meaningless). --perf records the server's processes with
+`perf record -g` and prints the share of CPU samples per binary (kernel, libpython...).
 
 Result (issue 3, 2 cores shared with wrk and nginx): cases 1 and 2 cannot reach 1.2x uWSGI
 on this machine. Per request, the server is only ~30 % (case 1) / ~35 % (case 2) of the
@@ -228,7 +229,7 @@ def machine_cpu():
     return f[3] + f[4], sum(f[:8])
 
 
-def run_wrk(url, duration, script, watch=None, strace_to=None):
+def run_wrk(url, duration, script, watch=None, strace_to=None, perf_to=None):
     """Runs wrk; with `watch` ({name: root pid}), also the CPU (utime+stime) each process
     tree and wrk itself spent during the run, and the machine's idle share. With
     `strace_to` (a path), `strace -c -f` is attached to the "server" tree for the run only
@@ -244,6 +245,11 @@ def run_wrk(url, duration, script, watch=None, strace_to=None):
                                    *sum((["-p", str(q)] for q in trees["server"]), [])],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # strace attaches asynchronously; no signal tells it is done
+    profiler = None
+    if perf_to:
+        profiler = subprocess.Popen(["perf", "record", "-q", "-g", "-o", str(perf_to), "-p",
+                                     ",".join(str(q) for q in trees["server"])],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     idle0, total0 = machine_cpu()
     with tempfile.TemporaryFile("w+") as outf:
         p = subprocess.Popen(argv, stdout=outf, stderr=subprocess.STDOUT, text=True, env=env)
@@ -260,9 +266,10 @@ def run_wrk(url, duration, script, watch=None, strace_to=None):
             time.sleep(0.05)
         idle1, total1 = machine_cpu()
         after = {name: cpu_seconds(pids) for name, pids in trees.items()}
-        if tracer:
-            tracer.send_signal(signal.SIGINT)
-            tracer.wait(30)
+        for t in (tracer, profiler):
+            if t:
+                t.send_signal(signal.SIGINT)
+                t.wait(60)
         outf.seek(0)
         stdout = outf.read()
     for line in stdout.splitlines():
@@ -281,6 +288,11 @@ def run_wrk(url, duration, script, watch=None, strace_to=None):
     res["sys_s"]["wrk"] = ru.ru_stime
     if strace_to:
         res["syscalls"] = parse_strace(strace_to)
+    if perf_to:
+        rep = subprocess.run(["perf", "report", "-i", str(perf_to), "--no-children", "--sort",
+                              "dso", "-g", "none", "--stdio"], capture_output=True, text=True)
+        res["perf_dso"] = [ln.strip() for ln in rep.stdout.splitlines()
+                           if ln.strip() and not ln.startswith("#")][:6]
     res["idle_pct"] = 100.0 * (idle1 - idle0) / max(1, total1 - total0)
     return res
 
@@ -408,7 +420,8 @@ def one_run(case, server, args, tmp, trytond):
                 script = BENCH / ("wrk-keepalive.lua" if case == 3 else "wrk-close.lua")
         watch["server"] = srv.p.pid
         res = run_wrk(url, args.duration, script, watch,
-                      strace_to=run_dir / "strace.txt" if args.strace else None)
+                      strace_to=run_dir / "strace.txt" if args.strace else None,
+                      perf_to=run_dir / "perf.data" if args.perf else None)
         res["master_kib"], res["workers_kib"] = tree_rss(srv.p.pid)
         res["split"] = worker_split(log)
         errors = sum(res[k] for k in ("connect", "read", "write", "status", "timeout"))
@@ -480,6 +493,9 @@ def main():
     ap.add_argument("--strace", action="store_true",
                     help="attach strace -c -f to the server for each run; print syscalls per "
                          "request (slows the server: req/s of such runs mean nothing)")
+    ap.add_argument("--perf", action="store_true",
+                    help="`perf record -g` the server's processes during each run; print the "
+                         "share of samples per binary (kernel, libpython, libc, the server)")
     ap.add_argument("--ceiling", action="store_true",
                     help="also run the ceiling (nginx answering by itself) in cases 1 and 2")
     args = ap.parse_args()
@@ -521,6 +537,8 @@ def main():
                         detail += f" server_sys={sys_us:.1f}"
                     if r.get("split"):
                         detail += " split%=" + "/".join(map(str, r["split"]))
+                    if r.get("perf_dso"):
+                        detail += "\n      server CPU by binary (perf): " + "; ".join(r["perf_dso"])
                     if r.get("syscalls"):
                         n = max(1, r["requests"])
                         top = sorted(r["syscalls"].items(), key=lambda kv: -kv[1])
