@@ -14,7 +14,7 @@ Cases (see issue 3):
   4 trytond `common.server.version` over HTTP, closing connections (wsgid, uWSGI)
 
 Usage: bench/serve.py [--rounds 3] [--duration 10] [--cases 1,2,3,4] [--servers wsgid,uwsgi]
-                      [--ceiling] [--strace]
+                      [--ceiling] [--strace] [--perf]
 Prerequisites: `bash bench/setup.sh` (venv with granian and trytond; wrk, nginx, uwsgi, cc).
 
 Every run also reports the CPU each process tree spent per request (utime+stime from
