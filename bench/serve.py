@@ -224,9 +224,10 @@ def parse_strace(path):
 
 
 def machine_cpu():
-    """(idle+iowait, total) jiffies of the whole machine, from /proc/stat."""
+    """(idle+iowait, total, fields) jiffies of the whole machine, from /proc/stat; fields:
+    user nice system idle iowait irq softirq steal."""
     f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return f[3] + f[4], sum(f[:8])
+    return f[3] + f[4], sum(f[:8]), f[:8]
 
 
 def run_wrk(url, duration, script, watch=None, strace_to=None, perf_to=None):
@@ -250,7 +251,7 @@ def run_wrk(url, duration, script, watch=None, strace_to=None, perf_to=None):
         profiler = subprocess.Popen(["perf", "record", "-q", "-g", "-o", str(perf_to), "-p",
                                      ",".join(str(q) for q in trees["server"])],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    idle0, total0 = machine_cpu()
+    idle0, total0, fields0 = machine_cpu()
     with tempfile.TemporaryFile("w+") as outf:
         p = subprocess.Popen(argv, stdout=outf, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + duration + 60
@@ -264,7 +265,7 @@ def run_wrk(url, duration, script, watch=None, strace_to=None, perf_to=None):
                 p.wait()
                 raise RuntimeError("wrk did not finish")
             time.sleep(0.05)
-        idle1, total1 = machine_cpu()
+        idle1, total1, fields1 = machine_cpu()
         after = {name: cpu_seconds(pids) for name, pids in trees.items()}
         for t in (tracer, profiler):
             if t:
@@ -294,6 +295,16 @@ def run_wrk(url, duration, script, watch=None, strace_to=None, perf_to=None):
         res["perf_dso"] = [ln.strip() for ln in rep.stdout.splitlines()
                            if ln.strip() and not ln.startswith("#")][:6]
     res["idle_pct"] = 100.0 * (idle1 - idle0) / max(1, total1 - total0)
+    # Where the machine's time went (% of all CPUs): irq+softirq time and the
+    # hypervisor's steal are charged to no process.
+    d = [b - a for a, b in zip(fields0, fields1)]
+    tot = max(1, sum(d))
+    res["machine_pct"] = {"user": 100 * (d[0] + d[1]) / tot, "sys": 100 * d[2] / tot,
+                          "softirq": 100 * (d[5] + d[6]) / tot, "steal": 100 * d[7] / tot,
+                          "idle": 100 * (d[3] + d[4]) / tot}
+    # Share of the machine's busy time that the watched processes (and wrk) account for.
+    busy_s = (tot - d[3] - d[4]) / TICK
+    res["watched_pct"] = 100 * sum(res.get("cpu_s", {}).values()) / max(1e-9, busy_s)
     return res
 
 
@@ -535,6 +546,11 @@ def main():
                         detail += f" idle={r['idle_pct']:.0f}%"
                         sys_us = 1e6 * r["sys_s"].get("server", 0) / max(1, r["requests"])
                         detail += f" server_sys={sys_us:.1f}"
+                    if r.get("machine_pct"):
+                        m = r["machine_pct"]
+                        detail += ("\n      machine: " + " ".join(f"{k}={v:.0f}%" for k, v in m.items())
+                                   + f"; the watched processes account for {r['watched_pct']:.0f}% "
+                                   "of the busy time")
                     if r.get("split"):
                         detail += " split%=" + "/".join(map(str, r["split"]))
                     if r.get("perf_dso"):
