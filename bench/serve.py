@@ -39,10 +39,13 @@ Result (issue 3, 2 cores shared with wrk and nginx): cases 1 and 2 cannot reach 
 on this machine. Per request, the server is only ~30 % (case 1) / ~35 % (case 2) of the
 machine's CPU; about three quarters of the server's own CPU is kernel work (accept,
 recv, send, close, the log write) that any server pays, and uWSGI's user-space share is
-already only 4-5 us. Two final runs (load average 4 and 3 before, ~7 during): wsgid
-1.03-1.07x uWSGI in case 1, 0.95-1.00x in case 2; the C trivial responder 1.06-1.17x and
-0.93-1.02x; the zero-user-space bound 1.16-1.17x and 1.10x. See server/ARCHITECTURE.md
-("Performance: where the time goes in cases 1 and 2, and the ceiling").
+already only 4-5 us; loopback softirq (charged to no process) takes another 7-25 % of
+the machine. Three final runs (1-min load average 1.1, 4.0, 3.2 just before; the quietest:
+wsgid 1.11x uWSGI in case 1, p99 9.4 vs 10.0 ms; 1.02x in case 2, p99 12.3 vs 12.8 ms).
+Over the 3 runs: wsgid 1.03-1.11x in case 1, 0.95-1.02x in case 2; the C trivial responder
+0.95-1.17x and 0.93-1.04x; the zero-user-space bound 1.05-1.17x and 1.10-1.12x. See
+server/ARCHITECTURE.md ("Performance: where the time goes in cases 1 and 2, and the
+ceiling").
 """
 
 import argparse
