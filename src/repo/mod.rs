@@ -1,0 +1,131 @@
+//! Package repositories: `wsgi-pack publish` adds built packages to an apt repository
+//! (`<repo>/apt`) and an rpm-md repository (`<repo>/rpm`), signs their metadata with one
+//! OpenPGP key and switches the new metadata in atomically. See ARCHITECTURE.md,
+//! "Repositories".
+
+pub mod apt;
+pub mod atomic;
+pub mod error;
+pub mod index;
+pub mod rpmmd;
+pub mod sign;
+
+pub use apt::{AptOptions, AptReport};
+pub use error::RepoError;
+pub use rpmmd::{RpmRepoOptions, RpmReport};
+pub use sign::Signer;
+
+use std::path::{Path, PathBuf};
+
+/// Options of one publish.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// Repository root (default `repo/`).
+    pub repo: PathBuf,
+    /// Secret key file; None publishes unsigned metadata (only for tests of the layout).
+    pub key: Option<PathBuf>,
+    /// Environment variable holding the key's passphrase.
+    pub passphrase_env: Option<String>,
+    /// apt options (suite, component, retention).
+    pub apt: AptOptions,
+    /// Versions kept per package (both repositories).
+    pub keep_versions: usize,
+    /// Metadata generations kept (both repositories).
+    pub keep_generations: usize,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            repo: PathBuf::from("repo"),
+            key: None,
+            passphrase_env: None,
+            apt: AptOptions {
+                suite: "stable".into(),
+                codename: None,
+                component: "main".into(),
+                origin: "wsgi-pack".into(),
+                label: "wsgi-pack".into(),
+                keep_versions: 3,
+                keep_generations: 5,
+            },
+            keep_versions: 3,
+            keep_generations: 5,
+        }
+    }
+}
+
+/// What a publish did.
+#[derive(Debug)]
+pub struct PublishReport {
+    /// The apt side.
+    pub apt: AptReport,
+    /// The rpm-md side.
+    pub rpm: RpmReport,
+}
+
+/// Package files (`*.deb`, `*.rpm`) in `dist` (a directory, not recursive) or `dist`
+/// itself when it is a file.
+pub fn collect_packages(dist: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), RepoError> {
+    let mut files = Vec::new();
+    let meta = std::fs::metadata(dist).map_err(|e| RepoError::io(dist, "reading", e))?;
+    if meta.is_file() {
+        files.push(dist.to_path_buf());
+    } else {
+        for entry in std::fs::read_dir(dist).map_err(|e| RepoError::io(dist, "listing", e))? {
+            let entry = entry.map_err(|e| RepoError::io(dist, "listing", e))?;
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    let debs = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .cloned()
+        .collect();
+    let rpms = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .cloned()
+        .collect();
+    Ok((debs, rpms))
+}
+
+/// Publishes `packages` (.deb and .rpm files) into the repositories under `opts.repo`.
+pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishReport, RepoError> {
+    let signer = match &opts.key {
+        Some(key) => Some(Signer::from_file(key, opts.passphrase_env.as_deref())?),
+        None => None,
+    };
+    let debs: Vec<PathBuf> = packages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .cloned()
+        .collect();
+    let rpms: Vec<PathBuf> = packages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .cloned()
+        .collect();
+    let state = opts.repo.join(".wsgi-pack");
+    let mut apt_opts = opts.apt.clone();
+    apt_opts.keep_versions = opts.keep_versions;
+    apt_opts.keep_generations = opts.keep_generations;
+    let apt = apt::publish(
+        &opts.repo.join("apt"),
+        &state,
+        &debs,
+        signer.as_ref(),
+        &apt_opts,
+    )?;
+    let rpm = rpmmd::publish(
+        &opts.repo.join("rpm"),
+        &rpms,
+        signer.as_ref(),
+        &RpmRepoOptions {
+            keep_versions: opts.keep_versions,
+            keep_generations: opts.keep_generations,
+        },
+    )?;
+    Ok(PublishReport { apt, rpm })
+}
