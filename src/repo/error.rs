@@ -54,6 +54,12 @@ pub enum RepoError {
         reason: String,
     },
     // rpm-md errors (R2)
+    /// An rpm is already signed, by a key other than the repository's.
+    #[error(
+        "{path}: already signed by another key ({key}); publish the unsigned rpm \
+         (rpmsign --delsign) or sign the repository with that key"
+    )]
+    ForeignSignature { path: PathBuf, key: String },
 }
 
 impl RepoError {
