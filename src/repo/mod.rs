@@ -44,6 +44,7 @@ impl Default for PublishOptions {
                 suite: "stable".into(),
                 codename: None,
                 component: "main".into(),
+                architectures: vec!["amd64".into()],
                 origin: "wsgi-pack".into(),
                 label: "wsgi-pack".into(),
                 keep_versions: 3,
@@ -91,12 +92,46 @@ pub fn collect_packages(dist: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Rep
     Ok((debs, rpms))
 }
 
+/// An exclusive lock on `<repo>/.wsgi-pack/lock` (flock), released on drop.
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+impl Lock {
+    /// Takes the publish lock of `repo`, failing at once if another publish holds it.
+    pub fn take(repo: &Path) -> Result<Lock, RepoError> {
+        use std::os::fd::AsRawFd;
+        let state = repo.join(".wsgi-pack");
+        std::fs::create_dir_all(&state).map_err(|e| RepoError::io(&state, "creating", e))?;
+        let path = state.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| RepoError::io(&path, "opening", e))?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(RepoError::Locked { path });
+            }
+            return Err(RepoError::io(&path, "locking", err));
+        }
+        Ok(Lock { _file: file })
+    }
+}
+
 /// Publishes `packages` (.deb and .rpm files) into the repositories under `opts.repo`.
+/// The key is loaded (and its passphrase tried) and every package read before anything
+/// is written; a failure leaves the published tree unchanged.
 pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishReport, RepoError> {
     let signer = match &opts.key {
         Some(key) => Some(Signer::from_file(key, opts.passphrase_env.as_deref())?),
         None => None,
     };
+    let _lock = Lock::take(&opts.repo)?;
     let debs: Vec<PathBuf> = packages
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
@@ -127,5 +162,12 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
             keep_generations: opts.keep_generations,
         },
     )?;
+    if let Some(signer) = &signer {
+        let key_path = opts.repo.join("wsgi-pack.asc");
+        let armored = signer.public_key_armored()?;
+        if std::fs::read_to_string(&key_path).ok().as_deref() != Some(armored.as_str()) {
+            index::write_atomic(&key_path, armored.as_bytes())?;
+        }
+    }
     Ok(PublishReport { apt, rpm })
 }
