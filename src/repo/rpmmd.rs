@@ -20,8 +20,8 @@
 //! The XML follows createrepo_c 0.17 (`tests/repo_rpm.rs` compares the parsed primary
 //! entries with createrepo_c's on the same rpms): primary lists only the files of
 //! `/etc/*`, `*bin/*` and `/usr/lib/sendmail`; requires leave out `rpmlib(...)`, the
-//! package's own primary files and capabilities it provides, repeated entries and all
-//! but the highest `libc.so.6(...)`; `pre="1"` marks requires with the PREREQ,
+//! package's own primary files, repeated entries and all but the highest
+//! `libc.so.6(...)` and those equal (name, flags, version) to one of its own provides; `pre="1"` marks requires with the PREREQ,
 //! SCRIPT_PRE or SCRIPT_POST flag; other.xml has the newest ten changelog entries.
 //! XML is written by hand (the text is small and regular): `xml_escape` escapes
 //! `& < > "` and drops characters XML 1.0 cannot carry.
@@ -451,7 +451,6 @@ fn describe(
         r.map_err(|e| bad(path, format!("{what}: {e}")))
     };
     let provides = deps("provides", m.get_provides())?;
-    let provided: HashSet<&str> = provides.iter().map(|d| d.name.as_str()).collect();
     let mut requires: Vec<(::rpm::Dependency, bool)> = Vec::new();
     let mut seen: HashMap<String, Vec<(Option<&'static str>, String, bool)>> = HashMap::new();
     let mut libc: Option<::rpm::Dependency> = None;
@@ -464,7 +463,10 @@ fn describe(
         if file_set.contains(d.name.as_str()) && is_primary_file(&d.name) {
             continue;
         }
-        if provided.contains(d.name.as_str()) {
+        // A require equal to one of the package's own provides (config(N) = EVR).
+        if provides.iter().any(|p| {
+            p.name == d.name && flag_str(p.flags) == flag_str(d.flags) && p.version == d.version
+        }) {
             continue;
         }
         let pre = d.flags.intersects(pre_mask);
@@ -646,7 +648,7 @@ impl Incoming {
 fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, RepoError> {
     let data = std::fs::read(path).map_err(|e| RepoError::io(path, "reading", e))?;
     let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data))
-        .map_err(|e| bad(path, format!("not a readable rpm: {e}")))?;
+        .map_err(|e| bad(path, format!("not a readable rpm (corrupt or truncated): {e}")))?;
     pkg.verify_digests()
         .map_err(|e| bad(path, format!("corrupt or truncated (digest check): {e}")))?;
     let m = &pkg.metadata;
