@@ -5,11 +5,11 @@
 //! Debian 12 root (signature checking on) and `zypper refresh` with gpgcheck in the
 //! openSUSE Leap stand-in root: no snapshot may hold an index newer than its files.
 
+mod repo_support;
 #[path = "repo_support/rpmbuild.rs"]
 mod rpmbuild;
 #[path = "repo_support/rpmkey.rs"]
 mod rpmkey;
-mod repo_support;
 
 use repo_support::Root;
 use std::path::{Path, PathBuf};
@@ -182,7 +182,10 @@ fn rsync_snapshots_taken_during_publishes_pass_apt_get_update_and_zypper_refresh
         let (ok, out) = deb12.run(&["apt-get", "-q", "update"]);
         assert!(ok, "snapshot {k}: apt-get update failed:\n{out}");
         for bad in ["W:", "E:", "NO_PUBKEY", "not signed"] {
-            assert!(!out.contains(bad), "snapshot {k}: apt-get update said {bad:?}:\n{out}");
+            assert!(
+                !out.contains(bad),
+                "snapshot {k}: apt-get update said {bad:?}:\n{out}"
+            );
         }
         let (ok, out) = deb12.run(&["apt-cache", "policy", "mirrortest"]);
         assert!(ok && out.contains("Candidate: 1.0."), "snapshot {k}: {out}");
@@ -219,7 +222,10 @@ fn rsync_snapshots_taken_during_publishes_pass_apt_get_update_and_zypper_refresh
         let (rc, text) = zyp(&["refresh", "--repo", &alias]);
         assert_eq!(rc, 0, "snapshot {k}: zypper refresh failed:\n{text}");
         let (rc, text) = zyp(&["search", "-s", "--repo", &alias, "mirrortest"]);
-        assert!(rc == 0 && text.contains("mirrortest"), "snapshot {k}: {text}");
+        assert!(
+            rc == 0 && text.contains("mirrortest"),
+            "snapshot {k}: {text}"
+        );
         let (rc, text) = zyp(&["removerepo", &alias]);
         assert_eq!(rc, 0, "{text}");
     }

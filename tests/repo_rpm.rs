@@ -4,11 +4,11 @@
 //! and a real consumer: zypper (gpgcheck on) installs and updates from the published
 //! repository in the openSUSE Leap stand-in root.
 
+mod install_support;
 #[path = "repo_support/rpmbuild.rs"]
 mod rpmbuild;
 #[path = "repo_support/rpmkey.rs"]
 mod rpmkey;
-mod install_support;
 
 use rpmbuild::{build_rpm, feature_spec, normalise, repomd_location};
 use std::collections::BTreeMap;
@@ -36,13 +36,18 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let rel = p.strip_prefix(dir).unwrap().display().to_string();
             let ft = e.file_type().unwrap();
             if ft.is_symlink() {
-                out.insert(rel, format!("-> {}", std::fs::read_link(&p).unwrap().display()));
+                out.insert(
+                    rel,
+                    format!("-> {}", std::fs::read_link(&p).unwrap().display()),
+                );
             } else if ft.is_dir() {
                 out.insert(rel, "dir".into());
                 stack.push(p);
@@ -129,7 +134,10 @@ fn metadata_matches_createrepo_c_on_the_same_rpms() {
         let theirs = normalise(&repomd_location(&theirs_repo, kind), kind);
         assert_eq!(ours.len(), rpms.len(), "{kind}: one entry per rpm");
         assert_same_lines(kind, &ours, &theirs);
-        println!("{kind}: {} packages identical to createrepo_c's", ours.len());
+        println!(
+            "{kind}: {} packages identical to createrepo_c's",
+            ours.len()
+        );
     }
     // The feature package kept what createrepo_c keeps (not only "both agree").
     let primary = normalise(&repomd_location(&repo, "primary"), "primary");
@@ -137,13 +145,34 @@ fn metadata_matches_createrepo_c_on_the_same_rpms() {
         .iter()
         .find(|l| l.contains("\"name\": \"featurepkg\""))
         .unwrap();
-    assert!(feature.contains(r#"\"pre\": \"1\""#), "pre-requires: {feature}");
-    assert!(feature.contains("GLIBC_2.14"), "highest libc.so.6 kept: {feature}");
-    assert!(!feature.contains("GLIBC_2.2.5"), "lower libc.so.6 dropped: {feature}");
-    assert!(!feature.contains("rpmlib("), "rpmlib() requires dropped: {feature}");
-    assert!(!feature.contains("/var/lib/feature/state"), "ghost outside primary dirs: {feature}");
-    assert!(feature.contains(r#"["", "/usr/bin/featuretool"]"#), "{feature}");
-    assert!(!feature.contains("/usr/share/feature/data.txt"), "primary files only: {feature}");
+    assert!(
+        feature.contains(r#"\"pre\": \"1\""#),
+        "pre-requires: {feature}"
+    );
+    assert!(
+        feature.contains("GLIBC_2.14"),
+        "highest libc.so.6 kept: {feature}"
+    );
+    assert!(
+        !feature.contains("GLIBC_2.2.5"),
+        "lower libc.so.6 dropped: {feature}"
+    );
+    assert!(
+        !feature.contains("rpmlib("),
+        "rpmlib() requires dropped: {feature}"
+    );
+    assert!(
+        !feature.contains("/var/lib/feature/state"),
+        "ghost outside primary dirs: {feature}"
+    );
+    assert!(
+        feature.contains(r#"["", "/usr/bin/featuretool"]"#),
+        "{feature}"
+    );
+    assert!(
+        !feature.contains("/usr/share/feature/data.txt"),
+        "primary files only: {feature}"
+    );
 
     // repomd.xml: signature by the repository key, checksums of the data files.
     let rd = repo.join("repodata");
@@ -152,7 +181,10 @@ fn metadata_matches_createrepo_c_on_the_same_rpms() {
     std::fs::create_dir_all(&gnupg).unwrap();
     let (ok, text) = run(Command::new("gpgv")
         .arg("--keyring")
-        .arg(dearmor(&rpmkey::repo_key().public, &work.path().join("key.gpg")))
+        .arg(dearmor(
+            &rpmkey::repo_key().public,
+            &work.path().join("key.gpg"),
+        ))
         .arg(rd.join("repomd.xml.asc"))
         .arg(rd.join("repomd.xml")));
     assert!(ok, "gpgv rejects repomd.xml.asc:\n{text}");
@@ -196,15 +228,28 @@ fn dearmor(asc: &Path, out: &Path) -> PathBuf {
 }
 
 fn rpm_k(db: &Path, file: &Path) -> (bool, String) {
-    run(Command::new("rpm").arg("--dbpath").arg(db).arg("-K").arg(file))
+    run(Command::new("rpm")
+        .arg("--dbpath")
+        .arg(db)
+        .arg("-K")
+        .arg(file))
 }
 
 #[test]
 fn published_rpms_carry_a_signature_rpm_checks_with_the_imported_key() {
     let work = tmp();
-    let rpm = build_rpm(&work.path().join("in"), &feature_spec("sigpkg", 1, "signed"));
+    let rpm = build_rpm(
+        &work.path().join("in"),
+        &feature_spec("sigpkg", 1, "signed"),
+    );
     let repo = work.path().join("repo/rpm");
-    rpmmd::publish(&repo, &[rpm.clone()], Some(&signer()), &opts(3, 3)).unwrap();
+    rpmmd::publish(
+        &repo,
+        std::slice::from_ref(&rpm),
+        Some(&signer()),
+        &opts(3, 3),
+    )
+    .unwrap();
     let published = repo.join("Packages/noarch/sigpkg-1.2-1.noarch.rpm");
     assert!(published.is_file());
 
@@ -213,7 +258,10 @@ fn published_rpms_carry_a_signature_rpm_checks_with_the_imported_key() {
     // Before the import: rpm sees a signature by an unknown key.
     let (ok, text) = rpm_k(&db, &published);
     println!("rpm -K before import: {text}");
-    assert!(!ok, "rpm -K accepted a signature of a key it does not have:\n{text}");
+    assert!(
+        !ok,
+        "rpm -K accepted a signature of a key it does not have:\n{text}"
+    );
     let (ok, text) = run(Command::new("rpm")
         .arg("--dbpath")
         .arg(&db)
@@ -225,7 +273,10 @@ fn published_rpms_carry_a_signature_rpm_checks_with_the_imported_key() {
     assert!(ok && text.contains("signatures OK"), "rpm -K:\n{text}");
     // The unsigned input has no signature to check.
     let (_, text) = rpm_k(&db, &rpm);
-    assert!(!text.contains("signatures OK"), "input was unsigned: {text}");
+    assert!(
+        !text.contains("signatures OK"),
+        "input was unsigned: {text}"
+    );
     // The key rpm used is ours: RSA 4096 (older rpm accepts RSA).
     let (ok, text) = run(Command::new("rpm")
         .arg("--dbpath")
@@ -236,7 +287,10 @@ fn published_rpms_carry_a_signature_rpm_checks_with_the_imported_key() {
     let fpr = &rpmkey::repo_key().fingerprint.to_lowercase();
     println!("signature: {text}");
     assert!(text.starts_with("RSA/SHA"), "{text}");
-    assert!(text.contains(&fpr[fpr.len() - 16..]), "key id of {fpr} in {text}");
+    assert!(
+        text.contains(&fpr[fpr.len() - 16..]),
+        "key id of {fpr} in {text}"
+    );
 }
 
 #[test]
@@ -247,7 +301,7 @@ fn refused_inputs_name_the_file_and_leave_the_tree_unchanged() {
     let root = work.path().join("repo");
     let repo = root.join("rpm");
     let s = signer();
-    rpmmd::publish(&repo, &[good.clone()], Some(&s), &opts(3, 3)).unwrap();
+    rpmmd::publish(&repo, std::slice::from_ref(&good), Some(&s), &opts(3, 3)).unwrap();
     let before = snapshot(&root);
 
     // Truncated.
@@ -283,7 +337,10 @@ fn refused_inputs_name_the_file_and_leave_the_tree_unchanged() {
         let msg = err.to_string();
         println!("{msg}");
         assert!(msg.contains(what), "{msg}");
-        assert!(msg.contains(&bad.display().to_string()), "names the file: {msg}");
+        assert!(
+            msg.contains(&bad.display().to_string()),
+            "names the file: {msg}"
+        );
         match (&err, what) {
             (RepoError::Conflict { .. }, "already published with other content")
             | (RepoError::ForeignSignature { .. }, _)
@@ -294,7 +351,10 @@ fn refused_inputs_name_the_file_and_leave_the_tree_unchanged() {
     }
     // The very same rpm again is not an error and adds nothing.
     let r = rpmmd::publish(&repo, &[good], Some(&s), &opts(3, 3)).unwrap();
-    assert!(r.added.is_empty() && r.already_published.len() == 1, "{r:?}");
+    assert!(
+        r.added.is_empty() && r.already_published.len() == 1,
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -313,7 +373,11 @@ fn index_spares_unchanged_rpms_and_retention_deletes_only_after_generations() {
     let r = rpmmd::publish(&repo, &[r1, other], Some(&s), &o).unwrap();
     assert_eq!((r.headers_read, r.packages), (2, 2), "{r:?}");
     let r = rpmmd::publish(&repo, &[], Some(&s), &o).unwrap();
-    assert_eq!((r.headers_read, r.packages), (0, 2), "nothing re-read: {r:?}");
+    assert_eq!(
+        (r.headers_read, r.packages),
+        (0, 2),
+        "nothing re-read: {r:?}"
+    );
     assert!(root.join(".wsgi-pack/rpm-index.tsv").is_file());
 
     let r = rpmmd::publish(&repo, &[r2], Some(&s), &o).unwrap();
@@ -322,14 +386,28 @@ fn index_spares_unchanged_rpms_and_retention_deletes_only_after_generations() {
     assert_eq!(r.packages, 3, "keep_versions=2 per name: {r:?}");
     assert_eq!(r.retired, vec!["keeppkg-2:1.2-1.noarch".to_owned()]);
     let oldest = repo.join("Packages/noarch/keeppkg-1.2-1.noarch.rpm");
-    assert!(oldest.is_file(), "still listed by the previous generation: kept");
+    assert!(
+        oldest.is_file(),
+        "still listed by the previous generation: kept"
+    );
     let listed = normalise(&repomd_location(&repo, "primary"), "primary");
-    assert!(listed.iter().all(|l| !l.contains("keeppkg-1.2-1.noarch.rpm")));
-    assert!(listed.iter().any(|l| l.contains("keeppkg-1.2-3.noarch.rpm")));
+    assert!(
+        listed
+            .iter()
+            .all(|l| !l.contains("keeppkg-1.2-1.noarch.rpm"))
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains("keeppkg-1.2-3.noarch.rpm"))
+    );
 
     // A changed file (same size, new mtime) is read again.
     let other_file = repo.join("Packages/noarch/otherpkg-1.2-1.noarch.rpm");
-    let f = std::fs::File::options().write(true).open(&other_file).unwrap();
+    let f = std::fs::File::options()
+        .write(true)
+        .open(&other_file)
+        .unwrap();
     f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
         .unwrap();
     drop(f);
@@ -337,7 +415,12 @@ fn index_spares_unchanged_rpms_and_retention_deletes_only_after_generations() {
     assert_eq!(r.headers_read, 1, "{r:?}");
     assert!(r.deleted.is_empty(), "{r:?}");
     let r = rpmmd::publish(&repo, &[], Some(&s), &o).unwrap();
-    assert_eq!(r.deleted, vec![oldest.clone()], "deleted {} publishes later", 2);
+    assert_eq!(
+        r.deleted,
+        vec![oldest.clone()],
+        "deleted {} publishes later",
+        2
+    );
     assert!(!oldest.exists());
 
     // keep_generations=2: two generation directories, repodata points at the newest.
@@ -396,7 +479,10 @@ impl Drop for Root {
     fn drop(&mut self) {
         if self.proc_mounted {
             let p = self.path().join("proc");
-            let ok = Command::new("umount").arg(&p).status().is_ok_and(|s| s.success());
+            let ok = Command::new("umount")
+                .arg(&p)
+                .status()
+                .is_ok_and(|s| s.success());
             if !ok {
                 let _ = Command::new("umount").arg("-l").arg(&p).status();
             }
@@ -413,10 +499,14 @@ fn zypper(r: &Path, args: &[&str]) -> (bool, String) {
 }
 
 fn rpm_q(r: &Path, name: &str) -> String {
-    let (_, text) = run(Command::new("rpm")
-        .arg("--root")
-        .arg(r)
-        .args(["--dbpath", "/usr/lib/sysimage/rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", name]));
+    let (_, text) = run(Command::new("rpm").arg("--root").arg(r).args([
+        "--dbpath",
+        "/usr/lib/sysimage/rpm",
+        "-q",
+        "--qf",
+        "%{VERSION}-%{RELEASE}",
+        name,
+    ]));
     text.trim().to_owned()
 }
 
@@ -502,9 +592,16 @@ fn zypper_with_gpgcheck_installs_and_updates_from_the_published_repository() {
     assert_ne!(old, new, "zypper update did not pick up the new version");
     assert_ne!(old_wsgid, new_wsgid);
     // zypper checked the installed rpms' signatures with the imported key.
-    let (ok, text) = run(Command::new("rpm")
-        .arg("--root")
-        .arg(&r)
-        .args(["--dbpath", "/usr/lib/sysimage/rpm", "-q", "--qf", "%{RSAHEADER:pgpsig}\n", "wsgid"]));
-    assert!(ok && text.starts_with("RSA/SHA"), "installed wsgid signature: {text}");
+    let (ok, text) = run(Command::new("rpm").arg("--root").arg(&r).args([
+        "--dbpath",
+        "/usr/lib/sysimage/rpm",
+        "-q",
+        "--qf",
+        "%{RSAHEADER:pgpsig}\n",
+        "wsgid",
+    ]));
+    assert!(
+        ok && text.starts_with("RSA/SHA"),
+        "installed wsgid signature: {text}"
+    );
 }

@@ -202,7 +202,9 @@ fn save_index(path: &Path, index: &Index) -> Result<(), RepoError> {
         "{INDEX_MAGIC}\n# revision {} serial {}\n",
         index.revision, index.serial
     );
-    text.push_str("# path size mtime_ns sha256 header_sha256 name epoch version release arch retired\n");
+    text.push_str(
+        "# path size mtime_ns sha256 header_sha256 name epoch version release arch retired\n",
+    );
     for e in &index.entries {
         let _ = writeln!(
             text,
@@ -254,7 +256,9 @@ fn sha256_file(path: &Path) -> Result<String, RepoError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = r.read(&mut buf).map_err(|e| RepoError::io(path, "reading", e))?;
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| RepoError::io(path, "reading", e))?;
         if n == 0 {
             break;
         }
@@ -307,9 +311,7 @@ fn flag_str(flags: DependencyFlags) -> Option<&'static str> {
 /// Splits a dependency version `[E:]V[-R]` as createrepo_c does (epoch "0" if absent).
 fn split_evr(s: &str) -> (String, String, Option<String>) {
     let (epoch, rest) = match s.split_once(':') {
-        Some((e, r)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
-            (e.to_owned(), r)
-        }
+        Some((e, r)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => (e.to_owned(), r),
         _ => ("0".to_owned(), s),
     };
     match rest.rsplit_once('-') {
@@ -325,7 +327,12 @@ fn dep_xml(out: &mut String, dep: &::rpm::Dependency, pre: bool) {
     }
     if !dep.version.is_empty() {
         let (e, v, r) = split_evr(&dep.version);
-        let _ = write!(out, " epoch=\"{}\" ver=\"{}\"", xml_escape(&e), xml_escape(&v));
+        let _ = write!(
+            out,
+            " epoch=\"{}\" ver=\"{}\"",
+            xml_escape(&e),
+            xml_escape(&v)
+        );
         if let Some(r) = r {
             let _ = write!(out, " rel=\"{}\"", xml_escape(&r));
         }
@@ -361,11 +368,12 @@ fn libc_higher(a: &str, b: &str) -> bool {
         (None, None) => false,
         (None, Some(_)) => true,
         (Some(_), None) => false,
-        (Some(x), Some(y)) => {
-            rpm_version::rpm_evr_compare(x, y) == std::cmp::Ordering::Less
-        }
+        (Some(x), Some(y)) => rpm_version::rpm_evr_compare(x, y) == std::cmp::Ordering::Less,
     }
 }
+
+/// flags, version and pre of a require (createrepo_c drops repeated ones).
+type DepKey = (Option<&'static str>, String, bool);
 
 /// The three XML fragments of one package plus its index entry fields.
 struct Parsed {
@@ -373,7 +381,7 @@ struct Parsed {
     fragments: [String; 3],
 }
 
-fn str_tag<'a>(m: &'a ::rpm::PackageMetadata, tag: IndexTag) -> &'a str {
+fn str_tag(m: &::rpm::PackageMetadata, tag: IndexTag) -> &str {
     m.header
         .get_entry_data_as_i18n_string(tag)
         .or_else(|_| m.header.get_entry_data_as_string(tag))
@@ -452,7 +460,7 @@ fn describe(
     };
     let provides = deps("provides", m.get_provides())?;
     let mut requires: Vec<(::rpm::Dependency, bool)> = Vec::new();
-    let mut seen: HashMap<String, Vec<(Option<&'static str>, String, bool)>> = HashMap::new();
+    let mut seen: HashMap<String, Vec<DepKey>> = HashMap::new();
     let mut libc: Option<::rpm::Dependency> = None;
     let pre_mask =
         DependencyFlags::PREREQ | DependencyFlags::SCRIPT_PRE | DependencyFlags::SCRIPT_POST;
@@ -497,7 +505,10 @@ fn describe(
     let installed = m.get_installed_size().unwrap_or(0);
     let archive = num_tag(
         m,
-        &[IndexTag::RPMTAG_LONGARCHIVESIZE, IndexTag::RPMTAG_ARCHIVESIZE],
+        &[
+            IndexTag::RPMTAG_LONGARCHIVESIZE,
+            IndexTag::RPMTAG_ARCHIVESIZE,
+        ],
         &[
             IndexSignatureTag::RPMSIGTAG_LONGARCHIVESIZE,
             IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE,
@@ -515,14 +526,25 @@ fn describe(
     let _ = writeln!(p, "  <name>{}</name>", x(&name));
     let _ = writeln!(p, "  <arch>{}</arch>", x(&arch));
     let _ = writeln!(p, "  <version {ver_attrs}/>");
-    let _ = writeln!(p, "  <checksum type=\"sha256\" pkgid=\"YES\">{sha256}</checksum>");
-    let _ = writeln!(p, "  <summary>{}</summary>", x(str_tag(m, IndexTag::RPMTAG_SUMMARY)));
+    let _ = writeln!(
+        p,
+        "  <checksum type=\"sha256\" pkgid=\"YES\">{sha256}</checksum>"
+    );
+    let _ = writeln!(
+        p,
+        "  <summary>{}</summary>",
+        x(str_tag(m, IndexTag::RPMTAG_SUMMARY))
+    );
     let _ = writeln!(
         p,
         "  <description>{}</description>",
         x(str_tag(m, IndexTag::RPMTAG_DESCRIPTION))
     );
-    let _ = writeln!(p, "  <packager>{}</packager>", x(str_tag(m, IndexTag::RPMTAG_PACKAGER)));
+    let _ = writeln!(
+        p,
+        "  <packager>{}</packager>",
+        x(str_tag(m, IndexTag::RPMTAG_PACKAGER))
+    );
     let _ = writeln!(p, "  <url>{}</url>", x(str_tag(m, IndexTag::RPMTAG_URL)));
     let _ = writeln!(p, "  <time file=\"{file_time}\" build=\"{build_time}\"/>");
     let _ = writeln!(
@@ -547,11 +569,31 @@ fn describe(
     );
     deps_block(&mut p, "provides", &plain(provides.clone()));
     deps_block(&mut p, "requires", &requires);
-    deps_block(&mut p, "conflicts", &plain(deps("conflicts", m.get_conflicts())?));
-    deps_block(&mut p, "obsoletes", &plain(deps("obsoletes", m.get_obsoletes())?));
-    deps_block(&mut p, "suggests", &plain(deps("suggests", m.get_suggests())?));
-    deps_block(&mut p, "enhances", &plain(deps("enhances", m.get_enhances())?));
-    deps_block(&mut p, "recommends", &plain(deps("recommends", m.get_recommends())?));
+    deps_block(
+        &mut p,
+        "conflicts",
+        &plain(deps("conflicts", m.get_conflicts())?),
+    );
+    deps_block(
+        &mut p,
+        "obsoletes",
+        &plain(deps("obsoletes", m.get_obsoletes())?),
+    );
+    deps_block(
+        &mut p,
+        "suggests",
+        &plain(deps("suggests", m.get_suggests())?),
+    );
+    deps_block(
+        &mut p,
+        "enhances",
+        &plain(deps("enhances", m.get_enhances())?),
+    );
+    deps_block(
+        &mut p,
+        "recommends",
+        &plain(deps("recommends", m.get_recommends())?),
+    );
     deps_block(
         &mut p,
         "supplements",
@@ -647,8 +689,12 @@ impl Incoming {
 
 fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, RepoError> {
     let data = std::fs::read(path).map_err(|e| RepoError::io(path, "reading", e))?;
-    let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data))
-        .map_err(|e| bad(path, format!("not a readable rpm (corrupt or truncated): {e}")))?;
+    let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
+        bad(
+            path,
+            format!("not a readable rpm (corrupt or truncated): {e}"),
+        )
+    })?;
     pkg.verify_digests()
         .map_err(|e| bad(path, format!("corrupt or truncated (digest check): {e}")))?;
     let m = &pkg.metadata;
@@ -663,7 +709,10 @@ fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, Repo
     ] {
         let v = text(what, v)?;
         if v.is_empty() || v.contains(['/', '\t', '\n']) {
-            return Err(bad(path, format!("header field {what} {v:?} is not usable")));
+            return Err(bad(
+                path,
+                format!("header field {what} {v:?} is not usable"),
+            ));
         }
     }
     let arch = if m.is_source_package() {
@@ -682,13 +731,15 @@ fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, Repo
     let mut bytes = data;
     if let Some(signer) = signer {
         if existing.is_empty() {
-            pkg.sign(signer.rpm_signer()?).map_err(|e| RepoError::Sign {
-                what: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            pkg.sign(signer.rpm_signer()?)
+                .map_err(|e| RepoError::Sign {
+                    what: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
             bytes = Vec::with_capacity(bytes.len() + 1024);
-            pkg.write(&mut bytes)
-                .map_err(|e| RepoError::io(path, "serialising the signed rpm", std::io::Error::other(e)))?;
+            pkg.write(&mut bytes).map_err(|e| {
+                RepoError::io(path, "serialising the signed rpm", std::io::Error::other(e))
+            })?;
         } else {
             let verifier = ::rpm::signature::pgp::Verifier::from_asc(&signer.public_key_armored()?)
                 .map_err(|e| RepoError::Sign {
@@ -703,7 +754,11 @@ fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, Repo
                     .join(", ");
                 return Err(RepoError::ForeignSignature {
                     path: path.to_path_buf(),
-                    key: if key.is_empty() { "unknown key".into() } else { format!("key {key}") },
+                    key: if key.is_empty() {
+                        "unknown key".into()
+                    } else {
+                        format!("key {key}")
+                    },
                 });
             }
         }
@@ -734,7 +789,9 @@ fn scan(root: &Path) -> Result<Vec<String>, RepoError> {
         for ent in rd {
             let ent = ent.map_err(|e| RepoError::io(&dir, "listing", e))?;
             let p = ent.path();
-            let ft = ent.file_type().map_err(|e| RepoError::io(&p, "reading", e))?;
+            let ft = ent
+                .file_type()
+                .map_err(|e| RepoError::io(&p, "reading", e))?;
             let fname = ent.file_name();
             let fname = fname.to_string_lossy();
             if fname.starts_with('.') {
@@ -761,7 +818,9 @@ fn scan(root: &Path) -> Result<Vec<String>, RepoError> {
 }
 
 fn fragment_path(state: &Path, sha256: &str, kind: &str) -> PathBuf {
-    state.join(FRAGMENTS_DIR).join(format!("{sha256}.{kind}.xml"))
+    state
+        .join(FRAGMENTS_DIR)
+        .join(format!("{sha256}.{kind}.xml"))
 }
 
 fn read_fragments(state: &Path, sha256: &str) -> Option<[String; 3]> {
@@ -896,7 +955,10 @@ pub fn publish(
         if entries.iter().any(|e| e.path == rel) {
             return Err(bad(
                 &rpm_root.join(&rel),
-                format!("is in the way of {} (a different package under that name)", inc.nevra()),
+                format!(
+                    "is in the way of {} (a different package under that name)",
+                    inc.nevra()
+                ),
             ));
         }
         incoming.push(inc);
