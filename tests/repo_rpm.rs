@@ -605,3 +605,114 @@ fn zypper_with_gpgcheck_installs_and_updates_from_the_published_repository() {
         "installed wsgid signature: {text}"
     );
 }
+
+// --- dnf (Debian's dnf 4) --------------------------------------------------------------
+
+/// `dnf` against the published repository only, in an empty install root, with
+/// gpgcheck and repo_gpgcheck on and `gpgkey` = `key`.
+fn dnf(work: &Path, repo: &Path, key: &Path, args: &[&str]) -> (bool, String) {
+    // A fresh install root (and so key ring and cache) per call.
+    let root = tempfile::tempdir_in(work).unwrap().keep();
+    std::fs::create_dir_all(&root).unwrap();
+    run(Command::new("dnf")
+        .arg("--installroot")
+        .arg(&root)
+        .args([
+            "-y",
+            "-q",
+            "--releasever=1",
+            "--setopt=reposdir=/nonexistent",
+            "--setopt=cachedir=/var/cache/dnf-unused",
+            "--setopt=published.gpgcheck=1",
+            "--setopt=published.repo_gpgcheck=1",
+            // dnf 4 skips a repository it cannot use unless told otherwise.
+            "--setopt=published.skip_if_unavailable=False",
+        ])
+        .arg(format!(
+            "--setopt=published.gpgkey=file://{}",
+            key.display()
+        ))
+        .arg(format!(
+            "--repofrompath=published,file://{}",
+            repo.display()
+        ))
+        .args(["--repo", "published"])
+        .args(args))
+}
+
+#[test]
+fn dnf_verifies_repomd_signature_and_lists_the_published_packages() {
+    let work = tmp();
+    let input = work.path().join("in");
+    let rpms = vec![
+        build_rpm(&input.join("1"), &feature_spec("dnfpkg", 1, "one")),
+        build_rpm(&input.join("2"), &feature_spec("dnfpkg", 2, "two")),
+        build_rpm(&input.join("3"), &feature_spec("dnfother", 1, "other")),
+    ];
+    let repo = work.path().join("repo/rpm");
+    rpmmd::publish(&repo, &rpms, Some(&signer()), &opts(3, 3)).unwrap();
+
+    // The wrong key: dnf must refuse the repository metadata.
+    let (ok, text) = dnf(
+        work.path(),
+        &repo,
+        &rpmkey::other_key().public,
+        &["makecache"],
+    );
+    println!("dnf with the wrong key:\n{text}");
+    assert!(
+        !ok && text.contains("repomd.xml GPG signature verification error"),
+        "dnf accepted repomd.xml signed by a key it was not given:\n{text}"
+    );
+
+    let (ok, text) = dnf(
+        work.path(),
+        &repo,
+        &rpmkey::repo_key().public,
+        &[
+            "repoquery",
+            "--qf",
+            "%{name}-%{epoch}:%{version}-%{release}.%{arch} %{location}",
+        ],
+    );
+    println!("dnf repoquery:\n{text}");
+    assert!(ok, "dnf repoquery: {text}");
+    // (dnf reports the key import on stderr, which `run` appends.)
+    let mut lines: Vec<&str> = text.lines().filter(|l| l.contains(" Packages/")).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "dnfother-2:1.2-1.noarch Packages/noarch/dnfother-1.2-1.noarch.rpm",
+            "dnfpkg-2:1.2-1.noarch Packages/noarch/dnfpkg-1.2-1.noarch.rpm",
+            "dnfpkg-2:1.2-2.noarch Packages/noarch/dnfpkg-1.2-2.noarch.rpm",
+        ]
+    );
+    // dnf resolves the file and weak dependencies from primary.xml.
+    let (ok, text) = dnf(
+        work.path(),
+        &repo,
+        &rpmkey::repo_key().public,
+        &[
+            "repoquery",
+            "--whatprovides",
+            "/usr/bin/featuretool",
+            "--latest-limit",
+            "1",
+        ],
+    );
+    assert!(
+        ok && text.contains("dnfother") && text.contains("dnfpkg-2:1.2-2"),
+        "{text}"
+    );
+    let (ok, text) = dnf(
+        work.path(),
+        &repo,
+        &rpmkey::repo_key().public,
+        &["repoquery", "--recommends", "dnfpkg-1.2-2"],
+    );
+    assert!(
+        ok && text.lines().any(|l| l.trim() == "nginx"),
+        "recommends: {text}"
+    );
+}
