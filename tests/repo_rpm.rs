@@ -331,6 +331,13 @@ fn refused_inputs_name_the_file_and_leave_the_tree_unchanged() {
         (&foreign, "already signed by another key"),
         (&garbage, "not a readable rpm"),
     ] {
+        // `check` (what `repo::publish` runs before either side) finds the same error.
+        let checked = rpmmd::check(&repo, &[fresh.clone(), bad.clone()], Some(&s), &opts(3, 3))
+            .expect_err("check accepted a bad rpm");
+        assert_eq!(checked.to_string(), {
+            let e = rpmmd::check(&repo, std::slice::from_ref(bad), Some(&s), &opts(3, 3));
+            e.unwrap_err().to_string()
+        });
         // The good rpm next to the bad one must not be published either.
         let err = rpmmd::publish(&repo, &[fresh.clone(), bad.clone()], Some(&s), &opts(3, 3))
             .expect_err("a bad rpm was accepted");
@@ -349,6 +356,9 @@ fn refused_inputs_name_the_file_and_leave_the_tree_unchanged() {
         }
         assert_eq!(snapshot(&root), before, "the tree changed after: {msg}");
     }
+    // check of good rpms writes nothing either.
+    rpmmd::check(&repo, std::slice::from_ref(&fresh), Some(&s), &opts(3, 3)).unwrap();
+    assert_eq!(snapshot(&root), before, "check wrote something");
     // The very same rpm again is not an error and adds nothing.
     let r = rpmmd::publish(&repo, &[good], Some(&s), &opts(3, 3)).unwrap();
     assert!(

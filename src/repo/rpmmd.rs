@@ -687,7 +687,7 @@ impl Incoming {
     }
 }
 
-fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, RepoError> {
+fn check_incoming(path: &Path, signer: Option<&Signer>, sign: bool) -> Result<Incoming, RepoError> {
     let data = std::fs::read(path).map_err(|e| RepoError::io(path, "reading", e))?;
     let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
         bad(
@@ -720,6 +720,12 @@ fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, Repo
     } else {
         text("ARCH", m.get_arch())?
     };
+    if arch.is_empty() || arch.contains(['/', '\t', '\n']) {
+        return Err(bad(
+            path,
+            format!("header field ARCH {arch:?} is not usable"),
+        ));
+    }
     let header_sha256 = sha256_hex(
         &m.header_bytes()
             .map_err(|e| bad(path, format!("header: {e}")))?,
@@ -730,7 +736,9 @@ fn check_incoming(path: &Path, signer: Option<&Signer>) -> Result<Incoming, Repo
         .map_err(|e| bad(path, format!("signature header: {e}")))?;
     let mut bytes = data;
     if let Some(signer) = signer {
-        if existing.is_empty() {
+        if existing.is_empty() && !sign {
+            signer.rpm_signer()?;
+        } else if existing.is_empty() {
             pkg.sign(signer.rpm_signer()?)
                 .map_err(|e| RepoError::Sign {
                     what: path.display().to_string(),
@@ -859,14 +867,24 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, RepoError> {
         .map_err(|e| RepoError::io("repodata", "compressing", e))
 }
 
-/// Adds `new_rpms` to the rpm-md repository at `rpm_root`, regenerates and signs its
-/// metadata and switches it in atomically. On a bad input nothing is written.
-pub fn publish(
+/// Everything a publish reads and checks before it writes: the repository's rpms (from
+/// the index where unchanged) and the new rpms (checked, signed in memory if `sign`).
+struct Prepared {
+    state: PathBuf,
+    index_path: PathBuf,
+    old: Index,
+    report: RpmReport,
+    entries: Vec<Entry>,
+    fresh: HashMap<String, [String; 3]>,
+    incoming: Vec<Incoming>,
+}
+
+fn prepare(
     rpm_root: &Path,
     new_rpms: &[PathBuf],
     signer: Option<&Signer>,
-    opts: &RpmRepoOptions,
-) -> Result<RpmReport, RepoError> {
+    sign: bool,
+) -> Result<Prepared, RepoError> {
     let state = rpm_root
         .parent()
         .unwrap_or(Path::new("."))
@@ -909,7 +927,7 @@ pub fn publish(
     // 2. Check (and sign in memory) every new rpm before writing anything.
     let mut incoming: Vec<Incoming> = Vec::new();
     for p in new_rpms {
-        let inc = check_incoming(p, signer)?;
+        let inc = check_incoming(p, signer, sign)?;
         let same = |e_name: &str, e_epoch: u32, e_ver: &str, e_rel: &str, e_arch: &str| {
             e_name == inc.name
                 && e_epoch == inc.epoch
@@ -964,6 +982,50 @@ pub fn publish(
         incoming.push(inc);
     }
 
+    Ok(Prepared {
+        state,
+        index_path,
+        old,
+        report,
+        entries,
+        fresh,
+        incoming,
+    })
+}
+
+/// Checks what `publish` would check (the new rpms parse, their digests match, an existing
+/// signature is the repository key's, no published name-epoch-version-release-arch has
+/// other content, the repository's rpms and index are readable) and writes nothing.
+/// `repo::publish` calls it before publishing either side, so a bad rpm leaves the apt
+/// repository unchanged too.
+pub fn check(
+    rpm_root: &Path,
+    new_rpms: &[PathBuf],
+    signer: Option<&Signer>,
+    opts: &RpmRepoOptions,
+) -> Result<(), RepoError> {
+    let _ = opts;
+    prepare(rpm_root, new_rpms, signer, false).map(|_| ())
+}
+
+/// Adds `new_rpms` to the rpm-md repository at `rpm_root`, regenerates and signs its
+/// metadata and switches it in atomically. On a bad input nothing is written.
+pub fn publish(
+    rpm_root: &Path,
+    new_rpms: &[PathBuf],
+    signer: Option<&Signer>,
+    opts: &RpmRepoOptions,
+) -> Result<RpmReport, RepoError> {
+    let Prepared {
+        state,
+        index_path,
+        old,
+        mut report,
+        entries,
+        mut fresh,
+        incoming,
+    } = prepare(rpm_root, new_rpms, signer, true)?;
+    let mut entries = entries;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
