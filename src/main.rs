@@ -113,12 +113,15 @@ fn run(cli: Cli) -> Result<()> {
             let report = repo::publish(&packages, &opts)?;
             if !cli.quiet {
                 eprintln!(
-                    "wsgi-pack: apt: {} added, {} unchanged, {} retired, {} in the suite; rpm: {:?}; {:.2} s",
+                    "wsgi-pack: apt: {} added, {} unchanged, {} retired, {} in the suite; rpm: {} added, {} unchanged, {} retired, {} in the repository; {:.2} s",
                     report.apt.added.len(),
                     report.apt.unchanged,
                     report.apt.retired.len(),
                     report.apt.total,
-                    report.rpm,
+                    report.rpm.added.len(),
+                    report.rpm.already_published.len(),
+                    report.rpm.retired.len(),
+                    report.rpm.packages,
                     t0.elapsed().as_secs_f64()
                 );
             }

@@ -406,9 +406,16 @@ fn incremental_publish_retention_and_kept_by_hash() {
     assert!(r3.apt.deleted.is_empty());
     let release = std::fs::read_to_string(apt.join("dists/stable/Release")).unwrap();
     assert!(release.contains("Components: contrib main"), "{release}");
-    let r4 = lib_publish(&v2[..1], &opts).unwrap();
+    // Publishing what is already there makes no new generation.
+    let link = std::fs::read_link(apt.join("dists/stable")).unwrap();
+    let same = lib_publish(&v2[..1], &opts).unwrap();
+    assert_eq!(same.apt.unchanged, 1);
+    assert_eq!(std::fs::read_link(apt.join("dists/stable")).unwrap(), link);
+    opts.apt.component = "non-free".into();
+    let r4 = lib_publish(&v2[1..2], &opts).unwrap();
     assert!(r4.apt.deleted.is_empty() && old_pool.is_file());
-    let r5 = lib_publish(&v2[..1], &opts).unwrap();
+    opts.apt.component = "extra".into();
+    let r5 = lib_publish(&v2[2..3], &opts).unwrap();
     assert_eq!(r5.apt.deleted.len(), 5, "{:?}", r5.apt.deleted);
     assert!(!old_pool.exists());
     // Generations beyond keep_generations are pruned.

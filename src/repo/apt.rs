@@ -457,9 +457,20 @@ fn write_packages(dir: &Path, rel: &str, text: &[u8]) -> Result<Vec<IndexFile>, 
             );
             enc.write_all(text).and_then(|_| enc.finish())
         });
-        let xz = s.spawn(|| {
-            let mut enc = xz2::write::XzEncoder::new(Vec::with_capacity(text.len() / 5), 6);
-            enc.write_all(text).and_then(|_| enc.finish())
+        let xz = s.spawn(|| -> std::io::Result<Vec<u8>> {
+            // Preset 6 (xz's default) with the dictionary cut to the input size: the same
+            // compression, without allocating and touching preset 6's 8 MiB dictionary.
+            let dict = (text.len() as u32).next_power_of_two().clamp(1 << 16, 8 << 20);
+            let mut lzma = xz2::stream::LzmaOptions::new_preset(6).map_err(std::io::Error::other)?;
+            lzma.dict_size(dict);
+            let mut filters = xz2::stream::Filters::new();
+            filters.lzma2(&lzma);
+            let stream = xz2::stream::Stream::new_stream_encoder(&filters, xz2::stream::Check::Crc64)
+                .map_err(std::io::Error::other)?;
+            let mut enc =
+                xz2::write::XzEncoder::new_stream(Vec::with_capacity(text.len() / 5), stream);
+            enc.write_all(text)?;
+            enc.finish()
         });
         (gz.join(), xz.join())
     });
@@ -600,6 +611,8 @@ pub fn publish(
         .map(|(i, r)| ((r.package.clone(), r.version.clone(), r.arch.clone()), i))
         .collect();
     let mut to_copy: Vec<(PathBuf, PathBuf)> = Vec::new();
+    // Whether the suite's indexes change at all (else no new generation is made).
+    let mut changed = false;
     for info in &infos {
         let filename = pool_path(&opts.component, info);
         let nva = (info.package.clone(), info.version.clone(), info.arch.clone());
@@ -618,6 +631,7 @@ pub fn publish(
             }
             report.unchanged += 1;
             if !r.member_of.contains(&membership) {
+                changed = true;
                 r.member_of.push(membership.clone());
                 r.member_of.sort();
             }
@@ -641,6 +655,7 @@ pub fn publish(
         } else {
             to_copy.push((info.path.clone(), dest));
         }
+        changed = true;
         let i = index.records.len();
         index.records.push(Record {
             filename: filename.clone(),
@@ -673,6 +688,7 @@ pub fn publish(
             compare_versions(&index.records[*b].version, &index.records[*a].version)
         });
         for &i in list.iter().skip(opts.keep_versions) {
+            changed = true;
             let r = &mut index.records[i];
             r.member_of.retain(|m| m != &membership);
             report
@@ -682,6 +698,21 @@ pub fn publish(
                 r.orphaned_at = Some(serial);
             }
         }
+    }
+
+    let dists = apt_root.join("dists");
+    if !changed && atomic::current(&dists, &codename).is_some_and(|g| g.join("Release").is_file())
+    {
+        // Nothing to do: every package is already published in this suite/component.
+        report.total = index
+            .records
+            .iter()
+            .filter(|r| r.member_of.contains(&membership))
+            .count();
+        if report.rehashed > 0 {
+            index.save(&index_path)?;
+        }
+        return Ok(report);
     }
 
     // 4. Pool files (new names only; existing files are never rewritten).
@@ -718,7 +749,6 @@ pub fn publish(
     }
 
     // 5. A new generation of dists/<codename>.
-    let dists = apt_root.join("dists");
     let previous: Vec<PathBuf> = {
         let mut gens = Vec::new();
         if let Ok(rd) = std::fs::read_dir(&dists) {
@@ -832,14 +862,18 @@ pub fn publish(
     }
     write_file(&generation.join("Release"), release.as_bytes())?;
     if let Some(signer) = signer {
-        write_file(
-            &generation.join("InRelease"),
-            signer.cleartext(&release)?.as_bytes(),
-        )?;
-        write_file(
-            &generation.join("Release.gpg"),
-            signer.detached_armored(release.as_bytes())?.as_bytes(),
-        )?;
+        // Two RSA signatures: one per core.
+        let (inrelease, detached) = std::thread::scope(|s| {
+            let clear = s.spawn(|| signer.cleartext(&release));
+            let detached = signer.detached_armored(release.as_bytes());
+            (clear.join(), detached)
+        });
+        let inrelease = inrelease.map_err(|_| RepoError::Sign {
+            what: "InRelease".into(),
+            reason: "signing thread panicked".into(),
+        })??;
+        write_file(&generation.join("InRelease"), inrelease.as_bytes())?;
+        write_file(&generation.join("Release.gpg"), detached?.as_bytes())?;
     }
 
     // 7. Index first (a crash after it only leaves an unused pool file or generation),

@@ -146,22 +146,31 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
     let mut apt_opts = opts.apt.clone();
     apt_opts.keep_versions = opts.keep_versions;
     apt_opts.keep_generations = opts.keep_generations;
-    let apt = apt::publish(
-        &opts.repo.join("apt"),
-        &state,
-        &debs,
-        signer.as_ref(),
-        &apt_opts,
-    )?;
-    let rpm = rpmmd::publish(
-        &opts.repo.join("rpm"),
-        &rpms,
-        signer.as_ref(),
-        &RpmRepoOptions {
-            keep_versions: opts.keep_versions,
-            keep_generations: opts.keep_generations,
-        },
-    )?;
+    // A side without new packages is left alone (no new generation for mirrors to fetch).
+    let apt = if debs.is_empty() {
+        AptReport::default()
+    } else {
+        apt::publish(
+            &opts.repo.join("apt"),
+            &state,
+            &debs,
+            signer.as_ref(),
+            &apt_opts,
+        )?
+    };
+    let rpm = if rpms.is_empty() {
+        RpmReport::default()
+    } else {
+        rpmmd::publish(
+            &opts.repo.join("rpm"),
+            &rpms,
+            signer.as_ref(),
+            &RpmRepoOptions {
+                keep_versions: opts.keep_versions,
+                keep_generations: opts.keep_generations,
+            },
+        )?
+    };
     if let Some(signer) = &signer {
         let key_path = opts.repo.join("wsgi-pack.asc");
         let armored = signer.public_key_armored()?;

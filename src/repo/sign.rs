@@ -135,7 +135,6 @@ impl Signer {
             key,
             passphrase,
         };
-        signer.detached_armored(b"wsgi-pack key check")?;
         Ok(signer)
     }
 
