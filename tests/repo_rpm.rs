@@ -382,11 +382,17 @@ fn index_spares_unchanged_rpms_and_retention_deletes_only_after_generations() {
 
     let r = rpmmd::publish(&repo, &[r1, other], Some(&s), &o).unwrap();
     assert_eq!((r.headers_read, r.packages), (2, 2), "{r:?}");
+    let before = snapshot(&root);
     let r = rpmmd::publish(&repo, &[], Some(&s), &o).unwrap();
     assert_eq!(
         (r.headers_read, r.packages),
         (0, 2),
         "nothing re-read: {r:?}"
+    );
+    assert_eq!(
+        snapshot(&root),
+        before,
+        "a publish without changes keeps the generation"
     );
     assert!(root.join(".wsgi-pack/rpm-index.tsv").is_file());
 
@@ -424,7 +430,8 @@ fn index_spares_unchanged_rpms_and_retention_deletes_only_after_generations() {
     let r = rpmmd::publish(&repo, &[], Some(&s), &o).unwrap();
     assert_eq!(r.headers_read, 1, "{r:?}");
     assert!(r.deleted.is_empty(), "{r:?}");
-    let r = rpmmd::publish(&repo, &[], Some(&s), &o).unwrap();
+    let r4 = build_rpm(&input.join("y"), &feature_spec("otherpkg", 2, "other two"));
+    let r = rpmmd::publish(&repo, &[r4], Some(&s), &o).unwrap();
     assert_eq!(
         r.deleted,
         vec![oldest.clone()],

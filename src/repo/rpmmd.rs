@@ -15,7 +15,8 @@
 //!    because the older metadata generations a mirror may still serve list them;
 //! 4. writes `<sha256>-{primary,filelists,other}.xml.gz`, `repomd.xml`, its detached
 //!    signature `repomd.xml.asc` and the public key `repomd.xml.key` into a new
-//!    generation directory and switches `repodata` to it with one rename.
+//!    generation directory and switches `repodata` to it with one rename. A publish
+//!    that changes nothing (no new rpm, no file changed) keeps the current generation.
 //!
 //! The XML follows createrepo_c 0.17 (`tests/repo_rpm.rs` compares the parsed primary
 //! entries with createrepo_c's on the same rpms): primary lists only the files of
@@ -1026,6 +1027,19 @@ pub fn publish(
         incoming,
     } = prepare(rpm_root, new_rpms, signer, true)?;
     let mut entries = entries;
+    // Nothing new, nothing changed on disk, the current metadata is complete: keep it
+    // (no new generation for mirrors to fetch, retention waits for the next change).
+    if incoming.is_empty()
+        && entries == old.entries
+        && let Some(current) = atomic::current(rpm_root, "repodata")
+        && current.join("repomd.xml").is_file()
+        && current.join("repomd.xml.asc").is_file() == signer.is_some()
+    {
+        report.packages = entries.iter().filter(|e| e.retired.is_none()).count();
+        report.revision = old.revision;
+        report.repodata = current;
+        return Ok(report);
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
