@@ -252,6 +252,18 @@ fn published_rpms_carry_a_signature_rpm_checks_with_the_imported_key() {
     .unwrap();
     let published = repo.join("Packages/noarch/sigpkg-1.2-1.noarch.rpm");
     assert!(published.is_file());
+    // Readable by a web server user (and kept so by mirrors): 0644, not a temp file's 0600.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [
+            published.clone(),
+            repo.join("repodata/repomd.xml"),
+            repomd_location(&repo, "primary"),
+        ] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{}", f.display());
+        }
+    }
 
     let db = work.path().join("rpmdb");
     std::fs::create_dir_all(&db).unwrap();
