@@ -114,9 +114,19 @@ fn apt_cycle(root_name: &str) {
         let (ok, out) = root.run(&["apt-get", "-q", "update"]);
         assert!(ok, "apt-get update (distribution): {out}");
         let (ok, out) = root.run(&[
-            "apt-get", "-q", "-y", "-o", "Dpkg::Use-Pty=0", "install", "python3", "adduser",
+            "apt-get",
+            "-q",
+            "-y",
+            "-o",
+            "Dpkg::Use-Pty=0",
+            "install",
+            "python3",
+            "adduser",
         ]);
-        assert!(ok, "installing python3 and adduser from the distribution: {out}");
+        assert!(
+            ok,
+            "installing python3 and adduser from the distribution: {out}"
+        );
     }
     let _ = std::fs::remove_file(root.join("/etc/apt/sources.list"));
     let _ = std::fs::remove_dir_all(root.join("/etc/apt/sources.list.d"));
@@ -126,8 +136,17 @@ fn apt_cycle(root_name: &str) {
         "deb [signed-by=/etc/apt/keyrings/wsgi-pack.asc] file:/srv/repo/apt stable main\n",
     )
     .unwrap();
+    // Packages.xz first: it is the chunked, concatenated-streams file (see ARCHITECTURE.md).
     let apt = |args: &[&str]| {
-        let mut all = vec!["apt-get", "-q", "-y", "-o", "Dpkg::Use-Pty=0"];
+        let mut all = vec![
+            "apt-get",
+            "-q",
+            "-y",
+            "-o",
+            "Dpkg::Use-Pty=0",
+            "-o",
+            "Acquire::CompressionTypes::Order::=xz",
+        ];
         all.extend_from_slice(args);
         root.run(&all)
     };
@@ -145,7 +164,10 @@ fn apt_cycle(root_name: &str) {
     // A newer version published later arrives with apt-get upgrade.
     publish_ok(&repo, &v2, &[]);
     let (ok, out) = apt(&["update"]);
-    assert!(ok && !out.contains("W:"), "apt-get update (v2) failed:\n{out}");
+    assert!(
+        ok && !out.contains("W:"),
+        "apt-get update (v2) failed:\n{out}"
+    );
     let (ok, out) = apt(&["upgrade"]);
     assert!(ok, "apt-get upgrade failed:\n{out}");
     assert_eq!(dpkg_version(&root, "wsgid"), "0.1.1-1");
@@ -179,7 +201,11 @@ fn apt_cycle(root_name: &str) {
     // A tampered InRelease (signed text changed) is rejected by the signature check.
     let inrelease = repo.join("apt/dists/stable/InRelease");
     let text = std::fs::read_to_string(&inrelease).unwrap();
-    std::fs::write(&inrelease, text.replacen("Label: wsgi-pack", "Label: evil", 1)).unwrap();
+    std::fs::write(
+        &inrelease,
+        text.replacen("Label: wsgi-pack", "Label: evil", 1),
+    )
+    .unwrap();
     let (ok, _) = root.run(&["sh", "-c", "rm -rf /var/lib/apt/lists/*"]);
     assert!(ok);
     let (ok, out) = apt(&["update"]);
@@ -225,11 +251,14 @@ fn packages_fields_match_apt_ftparchive() {
         .current_dir(&apt_root)
         .output()
         .expect("apt-ftparchive (apt-utils, ci/prereqs.sh)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let want = parse_packages(&String::from_utf8_lossy(&out.stdout));
     let got = parse_packages(
-        &std::fs::read_to_string(apt_root.join("dists/stable/main/binary-amd64/Packages"))
-            .unwrap(),
+        &std::fs::read_to_string(apt_root.join("dists/stable/main/binary-amd64/Packages")).unwrap(),
     );
     assert_eq!(want.len(), 5, "{want:#?}");
     assert_eq!(got, want);
@@ -241,9 +270,17 @@ fn packages_fields_match_apt_ftparchive() {
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             std::fs::read(&path).unwrap(),
         ));
+        let size = std::fs::metadata(&path).unwrap().len();
         assert!(
-            release.contains(&format!("{sha}")) && release.contains(&format!("main/binary-amd64/{name}\n")),
-            "{name} not in Release:\n{release}"
+            release.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f == [
+                    sha.as_str(),
+                    &size.to_string(),
+                    &format!("main/binary-amd64/{name}"),
+                ]
+            }),
+            "{name} ({sha} {size}) not in Release:\n{release}"
         );
         assert!(
             apt_root
@@ -265,7 +302,13 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     let before = snapshot(&repo);
     let wsgid = v1
         .iter()
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("wsgid_"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("wsgid_")
+        })
         .unwrap()
         .clone();
     let v2 = debs(&install_support::v2());
@@ -273,15 +316,28 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     // A truncated .deb (with a new version, so it would otherwise be added).
     let truncated = t.path().join("truncated").join("wsgid_0.1.1-1_amd64.deb");
     std::fs::create_dir_all(truncated.parent().unwrap()).unwrap();
-    let data = std::fs::read(v2.iter().find(|p| p.to_str().unwrap().contains("/wsgid_")).unwrap()).unwrap();
+    let data = std::fs::read(
+        v2.iter()
+            .find(|p| p.to_str().unwrap().contains("/wsgid_"))
+            .unwrap(),
+    )
+    .unwrap();
     std::fs::write(&truncated, &data[..data.len() / 2]).unwrap();
     let (ok, out) = publish(&repo, &[v2[0].clone(), truncated.clone()], &[]);
-    assert!(!ok && out.contains("not a valid package") && out.contains("truncated"), "{out}");
+    assert!(
+        !ok && out.contains("not a valid package") && out.contains("truncated"),
+        "{out}"
+    );
     assert_eq!(snapshot(&repo), before, "tree changed by a corrupt package");
 
     // Same name, version and architecture, other content.
     let x = t.path().join("x");
-    let st = Command::new("dpkg-deb").arg("-R").arg(&wsgid).arg(&x).status().unwrap();
+    let st = Command::new("dpkg-deb")
+        .arg("-R")
+        .arg(&wsgid)
+        .arg(&x)
+        .status()
+        .unwrap();
     assert!(st.success());
     std::fs::write(x.join("usr/share/doc/wsgid-extra"), "other content\n").unwrap();
     let rebuilt = t.path().join("rebuilt").join("wsgid_0.1.0-1_amd64.deb");
@@ -292,13 +348,21 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         .arg(&rebuilt)
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let (ok, out) = publish(&repo, &[rebuilt], &[]);
     assert!(
         !ok && out.contains("wsgid 0.1.0-1 (amd64) is already published with other content"),
         "{out}"
     );
-    assert_eq!(snapshot(&repo), before, "tree changed by a conflicting package");
+    assert_eq!(
+        snapshot(&repo),
+        before,
+        "tree changed by a conflicting package"
+    );
 
     // Missing key file.
     let (ok, out) = wsgi_pack(&[
@@ -310,7 +374,10 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         "--dist",
         v2[0].to_str().unwrap(),
     ]);
-    assert!(!ok && out.contains("/nonexistent/key.asc: signing key: file does not exist"), "{out}");
+    assert!(
+        !ok && out.contains("/nonexistent/key.asc: signing key: file does not exist"),
+        "{out}"
+    );
     // Not a key.
     let (ok, out) = wsgi_pack(&[
         "publish",
@@ -335,7 +402,8 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
             .arg("--dist")
             .arg(&v2[0]);
         if let Some(p) = env {
-            cmd.env("WRONG_PASS", p).args(["--passphrase-env", "WRONG_PASS"]);
+            cmd.env("WRONG_PASS", p)
+                .args(["--passphrase-env", "WRONG_PASS"]);
         }
         let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stderr);
@@ -374,11 +442,12 @@ fn incremental_publish_retention_and_kept_by_hash() {
     assert_eq!(r1.apt.added.len(), 5);
     let apt = opts.repo.join("apt");
     let by_hash = |gen_link: &Path| -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(gen_link.join("main/binary-amd64/by-hash/SHA256"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(gen_link.join("main/binary-amd64/by-hash/SHA256"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect();
         v.sort();
         v
     };
@@ -396,7 +465,10 @@ fn incremental_publish_retention_and_kept_by_hash() {
     // The first generation's indexes are still reachable by hash.
     let now = by_hash(&apt.join("dists/stable"));
     for h in &first_hashes {
-        assert!(now.contains(h), "by-hash {h} of the previous publish dropped");
+        assert!(
+            now.contains(h),
+            "by-hash {h} of the previous publish dropped"
+        );
     }
     // Retired pool files stay until keep_generations publishes later.
     let old_pool = apt.join("pool/main/w/wsgid/wsgid_0.1.0-1_amd64.deb");

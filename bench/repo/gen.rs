@@ -74,7 +74,10 @@ fn deb(path: &Path, name: &str, payload: &[u8]) {
     ar_member(&mut out, "debian-binary", b"2.0\n");
     ar_member(&mut out, "control.tar.gz", &control_tar);
     ar_member(&mut out, "data.tar.gz", &data_tar);
-    std::fs::File::create(path).unwrap().write_all(&out).unwrap();
+    std::fs::File::create(path)
+        .unwrap()
+        .write_all(&out)
+        .unwrap();
 }
 
 fn rpm(path: &Path, name: &str, payload: &[u8], signer: &rpm::signature::pgp::Signer) {
@@ -120,8 +123,17 @@ fn main() {
                     let size = 20 * 1024 + (rng.next() % (180 * 1024)) as usize;
                     let payload = rng.bytes(size);
                     let name = format!("bench-pkg{i:05}");
-                    deb(&out.join(format!("deb/{name}_1.0-1_amd64.deb")), &name, &payload);
-                    rpm(&out.join(format!("rpm/{name}-1.0-1.x86_64.rpm")), &name, &payload, signer);
+                    deb(
+                        &out.join(format!("deb/{name}_1.0-1_amd64.deb")),
+                        &name,
+                        &payload,
+                    );
+                    rpm(
+                        &out.join(format!("rpm/{name}-1.0-1.x86_64.rpm")),
+                        &name,
+                        &payload,
+                        signer,
+                    );
                 }
             });
         }

@@ -206,7 +206,10 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, RepoError> {
         let v = field(&control, name)
             .ok_or_else(|| bad(path, format!("control file has no `{name}` field")))?;
         if !token_ok(v) {
-            return Err(bad(path, format!("control field `{name}`: invalid value `{v}`")));
+            return Err(bad(
+                path,
+                format!("control field `{name}`: invalid value `{v}`"),
+            ));
         }
         Ok(v.to_string())
     };
@@ -246,7 +249,9 @@ fn hash_stream(path: &Path, r: &mut impl Read) -> Result<(String, String, u64), 
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = r.read(&mut buf).map_err(|e| RepoError::io(path, "reading", e))?;
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| RepoError::io(path, "reading", e))?;
         if n == 0 {
             break;
         }
@@ -366,8 +371,12 @@ pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
             // Digit run.
             let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
             let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
-            let na = std::str::from_utf8(&a[..da]).unwrap_or("0").trim_start_matches('0');
-            let nb = std::str::from_utf8(&b[..db]).unwrap_or("0").trim_start_matches('0');
+            let na = std::str::from_utf8(&a[..da])
+                .unwrap_or("0")
+                .trim_start_matches('0');
+            let nb = std::str::from_utf8(&b[..db])
+                .unwrap_or("0")
+                .trim_start_matches('0');
             let c = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
             if c != std::cmp::Ordering::Equal {
                 return c;
@@ -446,7 +455,115 @@ fn write_file(path: &Path, data: &[u8]) -> Result<(), RepoError> {
 
 /// Writes Packages, Packages.gz, Packages.xz of one component/arch into `dir` (relative
 /// `rel`), with by-hash links; returns their Release entries.
-fn write_packages(dir: &Path, rel: &str, text: &[u8]) -> Result<Vec<IndexFile>, RepoError> {
+/// xz of one chunk: preset 6 (xz's default) with the dictionary cut to the input size
+/// (same compression, without allocating preset 6's 8 MiB dictionary).
+fn xz6(text: &[u8]) -> std::io::Result<Vec<u8>> {
+    let dict = (text.len() as u32)
+        .next_power_of_two()
+        .clamp(1 << 16, 8 << 20);
+    let mut lzma = xz2::stream::LzmaOptions::new_preset(6).map_err(std::io::Error::other)?;
+    lzma.dict_size(dict);
+    let mut filters = xz2::stream::Filters::new();
+    filters.lzma2(&lzma);
+    let stream = xz2::stream::Stream::new_stream_encoder(&filters, xz2::stream::Check::Crc64)
+        .map_err(std::io::Error::other)?;
+    let mut enc = xz2::write::XzEncoder::new_stream(Vec::with_capacity(text.len() / 4), stream);
+    enc.write_all(text)?;
+    enc.finish()
+}
+
+/// Compressed xz streams of Packages chunks, by SHA-256 of the chunk text, in
+/// `.wsgi-pack/apt-xz/<codename>/`. Packages.xz is the concatenation of one xz stream per
+/// chunk (valid xz; liblzma and apt read concatenated streams), and chunk boundaries
+/// depend only on the stanzas around them, so adding one package recompresses one chunk.
+struct XzCache {
+    dir: PathBuf,
+    used: std::sync::Mutex<BTreeSet<String>>,
+}
+
+impl XzCache {
+    fn compress(&self, text: &[u8], chunks: &[std::ops::Range<usize>]) -> std::io::Result<Vec<u8>> {
+        std::fs::create_dir_all(&self.dir)?;
+        let keys: Vec<String> = chunks
+            .iter()
+            .map(|c| hex::encode(Sha256::digest(&text[c.clone()])))
+            .collect();
+        let mut parts: Vec<Option<Vec<u8>>> = keys
+            .iter()
+            .map(|k| std::fs::read(self.dir.join(format!("{k}.xz"))).ok())
+            .collect();
+        let missing: Vec<usize> = (0..parts.len()).filter(|&i| parts[i].is_none()).collect();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(missing.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = missing.get(j) else { break };
+                        let r = xz6(&text[chunks[i].clone()]);
+                        done.lock().unwrap_or_else(|e| e.into_inner()).push((i, r));
+                    }
+                });
+            }
+        });
+        for (i, r) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let data = r?;
+            let path = self.dir.join(format!("{}.xz", keys[i]));
+            let tmp = self
+                .dir
+                .join(format!(".{}.tmp-{}", keys[i], std::process::id()));
+            std::fs::write(&tmp, &data)?;
+            std::fs::rename(&tmp, &path)?;
+            parts[i] = Some(data);
+        }
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(keys);
+        if chunks.is_empty() {
+            return xz6(b"");
+        }
+        Ok(parts.into_iter().flatten().flatten().collect())
+    }
+
+    /// Deletes cached chunks no index of this publish used.
+    fn prune(&self) {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let key = name.trim_end_matches(".xz");
+                if !used.contains(key) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// A chunk of Packages ends after a stanza whose file name hashes to 0 mod 128 (content
+/// defined, so inserting a stanza changes one chunk), or at 256 KiB.
+fn chunk_ends_after(filename: &str, chunk_len: usize) -> bool {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in filename.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h % 128 == 0 || chunk_len >= 256 * 1024
+}
+
+/// Writes Packages, Packages.gz, Packages.xz of one component/arch into `dir` (relative
+/// `rel`), with by-hash links; returns their Release entries.
+fn write_packages(
+    dir: &Path,
+    rel: &str,
+    text: &[u8],
+    chunks: &[std::ops::Range<usize>],
+    xz_cache: &XzCache,
+) -> Result<Vec<IndexFile>, RepoError> {
     std::fs::create_dir_all(dir.join("by-hash/SHA256"))
         .map_err(|e| RepoError::io(dir, "creating", e))?;
     let (gz, xz) = std::thread::scope(|s| {
@@ -457,22 +574,8 @@ fn write_packages(dir: &Path, rel: &str, text: &[u8]) -> Result<Vec<IndexFile>, 
             );
             enc.write_all(text).and_then(|_| enc.finish())
         });
-        let xz = s.spawn(|| -> std::io::Result<Vec<u8>> {
-            // Preset 6 (xz's default) with the dictionary cut to the input size: the same
-            // compression, without allocating and touching preset 6's 8 MiB dictionary.
-            let dict = (text.len() as u32).next_power_of_two().clamp(1 << 16, 8 << 20);
-            let mut lzma = xz2::stream::LzmaOptions::new_preset(6).map_err(std::io::Error::other)?;
-            lzma.dict_size(dict);
-            let mut filters = xz2::stream::Filters::new();
-            filters.lzma2(&lzma);
-            let stream = xz2::stream::Stream::new_stream_encoder(&filters, xz2::stream::Check::Crc64)
-                .map_err(std::io::Error::other)?;
-            let mut enc =
-                xz2::write::XzEncoder::new_stream(Vec::with_capacity(text.len() / 5), stream);
-            enc.write_all(text)?;
-            enc.finish()
-        });
-        (gz.join(), xz.join())
+        let xz = xz_cache.compress(text, chunks);
+        (gz.join(), Ok::<_, ()>(xz))
     });
     let compress_err = |what: &str| {
         RepoError::io(
@@ -488,7 +591,11 @@ fn write_packages(dir: &Path, rel: &str, text: &[u8]) -> Result<Vec<IndexFile>, 
         .map_err(|_| compress_err("Packages.xz"))?
         .map_err(|e| RepoError::io(dir.join("Packages.xz"), "compressing", e))?;
     let mut out = Vec::new();
-    for (name, data) in [("Packages", text), ("Packages.gz", &gz[..]), ("Packages.xz", &xz[..])] {
+    for (name, data) in [
+        ("Packages", text),
+        ("Packages.gz", &gz[..]),
+        ("Packages.xz", &xz[..]),
+    ] {
         let path = dir.join(name);
         write_file(&path, data)?;
         let sha = hex::encode(Sha256::digest(data));
@@ -577,7 +684,11 @@ pub fn publish(
     for r in &mut index.records {
         let path = apt_root.join(&r.filename);
         let meta = std::fs::metadata(&path).map_err(|e| {
-            RepoError::io(&path, "pool file of the index is unreadable (restore it)", e)
+            RepoError::io(
+                &path,
+                "pool file of the index is unreadable (restore it)",
+                e,
+            )
         })?;
         let mtime = index::mtime_ns(&meta);
         if meta.len() != r.size || mtime != r.mtime_ns {
@@ -615,8 +726,15 @@ pub fn publish(
     let mut changed = false;
     for info in &infos {
         let filename = pool_path(&opts.component, info);
-        let nva = (info.package.clone(), info.version.clone(), info.arch.clone());
-        let existing = by_nva.get(&nva).or_else(|| by_filename.get(&filename)).copied();
+        let nva = (
+            info.package.clone(),
+            info.version.clone(),
+            info.arch.clone(),
+        );
+        let existing = by_nva
+            .get(&nva)
+            .or_else(|| by_filename.get(&filename))
+            .copied();
         if let Some(i) = existing {
             let r = &mut index.records[i];
             if r.sha256 != info.sha256 {
@@ -701,8 +819,7 @@ pub fn publish(
     }
 
     let dists = apt_root.join("dists");
-    if !changed && atomic::current(&dists, &codename).is_some_and(|g| g.join("Release").is_file())
-    {
+    if !changed && atomic::current(&dists, &codename).is_some_and(|g| g.join("Release").is_file()) {
         // Nothing to do: every package is already published in this suite/component.
         report.total = index
             .records
@@ -742,8 +859,7 @@ pub fn publish(
     for r in &mut index.records {
         if r.mtime_ns == 0 {
             let path = apt_root.join(&r.filename);
-            let meta =
-                std::fs::metadata(&path).map_err(|e| RepoError::io(&path, "reading", e))?;
+            let meta = std::fs::metadata(&path).map_err(|e| RepoError::io(&path, "reading", e))?;
             r.mtime_ns = index::mtime_ns(&meta);
         }
     }
@@ -755,7 +871,10 @@ pub fn publish(
             let prefix = format!(".{codename}.");
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
-                if let Some(n) = name.strip_prefix(&prefix).and_then(|n| n.parse::<u64>().ok()) {
+                if let Some(n) = name
+                    .strip_prefix(&prefix)
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
                     gens.push((n, e.path()));
                 }
             }
@@ -787,6 +906,10 @@ pub fn publish(
         archs.insert("amd64".into());
     }
     let mut files: Vec<IndexFile> = Vec::new();
+    let xz_cache = XzCache {
+        dir: state_dir.join("apt-xz").join(&codename),
+        used: Default::default(),
+    };
     for component in &components {
         let m = format!("{codename}/{component}");
         let mut members: Vec<&Record> = index
@@ -805,12 +928,30 @@ pub fn publish(
         }
         for arch in &archs {
             let mut text = String::new();
-            for r in members.iter().filter(|r| &r.arch == arch || r.arch == "all") {
+            let mut chunks = Vec::new();
+            let mut start = 0;
+            for r in members
+                .iter()
+                .filter(|r| &r.arch == arch || r.arch == "all")
+            {
                 text.push_str(&r.stanza);
                 text.push_str("\n\n");
+                if chunk_ends_after(&r.filename, text.len() - start) {
+                    chunks.push(start..text.len());
+                    start = text.len();
+                }
+            }
+            if start < text.len() {
+                chunks.push(start..text.len());
             }
             let rel = format!("{component}/binary-{arch}");
-            files.extend(write_packages(&generation.join(&rel), &rel, text.as_bytes())?);
+            files.extend(write_packages(
+                &generation.join(&rel),
+                &rel,
+                text.as_bytes(),
+                &chunks,
+                &xz_cache,
+            )?);
         }
     }
     // by-hash files of the previous generations (their own indexes), for clients and
@@ -856,7 +997,11 @@ pub fn publish(
     release.push_str("Acquire-By-Hash: yes\n");
     release.push_str("No-Support-for-Architecture-all: Packages\n");
     release.push_str("SHA256:\n");
-    let width = files.iter().map(|f| f.size.to_string().len()).max().unwrap_or(1);
+    let width = files
+        .iter()
+        .map(|f| f.size.to_string().len())
+        .max()
+        .unwrap_or(1);
     for f in &files {
         release.push_str(&format!(" {} {:>width$} {}\n", f.sha256, f.size, f.rel));
     }
@@ -917,6 +1062,7 @@ pub fn publish(
         }
     }
     atomic::prune(&dists, &codename, opts.keep_generations)?;
+    xz_cache.prune();
     Ok(report)
 }
 

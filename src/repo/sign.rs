@@ -9,7 +9,9 @@ use pgp::composed::{
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::crypto::public_key::PublicKeyAlgorithm;
-use pgp::packet::{SecretKey, SecretSubkey, SignatureConfig, SignatureType, Subpacket, SubpacketData};
+use pgp::packet::{
+    SecretKey, SecretSubkey, SignatureConfig, SignatureType, Subpacket, SubpacketData,
+};
 use pgp::types::{KeyDetails, Password, PublicParams, Timestamp};
 use std::path::{Path, PathBuf};
 
@@ -55,7 +57,9 @@ fn supported(alg: PublicKeyAlgorithm, params: &PublicParams) -> Result<(), Strin
             }
         }
         (
-            PublicKeyAlgorithm::EdDSALegacy | PublicKeyAlgorithm::Ed25519 | PublicKeyAlgorithm::ECDSA,
+            PublicKeyAlgorithm::EdDSALegacy
+            | PublicKeyAlgorithm::Ed25519
+            | PublicKeyAlgorithm::ECDSA,
             _,
         ) => Ok(()),
         (other, _) => Err(format!(
@@ -93,8 +97,11 @@ impl Signer {
         let key = match sub {
             Some(sk) => Key::Sub(sk.key.clone()),
             None => {
-                supported(cert.primary_key.algorithm(), cert.primary_key.public_params())
-                    .map_err(key_err)?;
+                supported(
+                    cert.primary_key.algorithm(),
+                    cert.primary_key.public_params(),
+                )
+                .map_err(key_err)?;
                 Key::Primary(cert.primary_key.clone())
             }
         };

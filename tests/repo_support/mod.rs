@@ -58,7 +58,13 @@ pub fn apt_key() -> &'static AptKey {
         let gpg = |args: &[&str]| {
             let out = Command::new("gpg")
                 .env("GNUPGHOME", &home)
-                .args(["--batch", "--no-tty", "--quiet", "--pinentry-mode", "loopback"])
+                .args([
+                    "--batch",
+                    "--no-tty",
+                    "--quiet",
+                    "--pinentry-mode",
+                    "loopback",
+                ])
                 .args(["--passphrase", PASSPHRASE])
                 .args(args)
                 .output()
@@ -149,7 +155,10 @@ impl Root {
             .arg(&path)
             .status()
             .expect("ci/roots/root.sh could not be started");
-        assert!(status.success(), "root {name} could not be made (see above)");
+        assert!(
+            status.success(),
+            "root {name} could not be made (see above)"
+        );
         let mut root = Root {
             work,
             path,
