@@ -1354,9 +1354,9 @@ fn sync_all_parallel(paths: &[PathBuf]) -> Result<(), RepoError> {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(Ok(())))
-            .collect::<Result<(), RepoError>>()
+        for h in handles {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?;
+        }
+        Ok(())
     })
 }
