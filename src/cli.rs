@@ -112,7 +112,7 @@ pub enum KeyCommand {
         /// OpenPGP secret key file.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Environment variable holding the key's passphrase.
+        /// Environment variable holding the key's passphrase (optional: only checks it).
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
         /// Output file (default: stdout).

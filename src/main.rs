@@ -135,8 +135,14 @@ fn run(cli: Cli) -> Result<()> {
                     out,
                 },
         } => {
-            let signer = wsgi_pack::repo::Signer::from_file(&key, passphrase_env.as_deref())?;
-            let armored = signer.public_key_armored()?;
+            // With --passphrase-env the key is also unlocked (proves the passphrase);
+            // without, only its public part is read.
+            let armored = match passphrase_env.as_deref() {
+                Some(var) => {
+                    wsgi_pack::repo::Signer::from_file(&key, Some(var))?.public_key_armored()?
+                }
+                None => wsgi_pack::repo::Signer::export_public(&key)?,
+            };
             match out {
                 Some(path) => std::fs::write(&path, &armored)
                     .with_context(|| format!("writing {}", path.display()))?,

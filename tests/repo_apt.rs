@@ -108,6 +108,10 @@ fn apt_cycle(root_name: &str) {
         std::fs::read(repo.join("wsgi-pack.asc")).unwrap(),
         "exported key differs from the published repo/wsgi-pack.asc"
     );
+    // Without the passphrase, export reads the public part only: same key.
+    let (ok, out) = wsgi_pack(&["key", "export", "--key", apt_key().secret.to_str().unwrap()]);
+    assert!(ok, "key export without passphrase: {out}");
+    assert_eq!(out.as_bytes(), std::fs::read(&keyring).unwrap());
     // Dependencies from the distribution first (a minbase root has no python3), then
     // only our repository, so every line apt prints below is about it.
     if !root.join("/usr/bin/python3").exists() {
@@ -184,12 +188,9 @@ fn apt_cycle(root_name: &str) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, tampered.as_bytes()).unwrap();
     std::fs::write(dir.join("Packages.gz"), gz.finish().unwrap()).unwrap();
-    let xz = Command::new("xz")
-        .args(["-c", "-z"])
-        .arg(dir.join("Packages"))
-        .output()
-        .unwrap();
-    std::fs::write(dir.join("Packages.xz"), xz.stdout).unwrap();
+    let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
+    std::io::Write::write_all(&mut xz, tampered.as_bytes()).unwrap();
+    std::fs::write(dir.join("Packages.xz"), xz.finish().unwrap()).unwrap();
     let (ok, _) = root.run(&["sh", "-c", "rm -rf /var/lib/apt/lists/*"]);
     assert!(ok);
     let (ok, out) = apt(&["update"]);

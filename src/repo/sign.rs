@@ -145,6 +145,29 @@ impl Signer {
         Ok(signer)
     }
 
+    /// The ASCII-armored public key of the secret key file `path`, without unlocking it
+    /// (no passphrase needed).
+    pub fn export_public(path: &Path) -> Result<String, RepoError> {
+        let key_err = |reason: String| RepoError::Key {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                key_err("file does not exist".into())
+            } else {
+                key_err(format!("cannot read: {e}"))
+            }
+        })?;
+        let (cert, _) = SignedSecretKey::from_reader_single(std::io::BufReader::new(file))
+            .map_err(|e| key_err(format!("not an OpenPGP secret key ({e})")))?;
+        cert.verify_bindings()
+            .map_err(|e| key_err(format!("invalid self-signatures: {e}")))?;
+        cert.to_public_key()
+            .to_armored_string(ArmorOptions::default())
+            .map_err(|e| Self::sign_err("public key export", e))
+    }
+
     /// The fingerprint of the signing key, upper-case hex.
     pub fn fingerprint(&self) -> String {
         let fp = match &self.key {
