@@ -15,12 +15,15 @@ use repo_support::Root;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wsgi_pack::repo::{PublishOptions, publish};
 
-const PUBLISHES: usize = 14;
+/// Mirror passes, each followed by a snapshot copy.
 const SNAPSHOTS: usize = 10;
+/// Publishes started with each mirror pass.
+const PER_PASS: usize = 2;
+const PUBLISHES: usize = 1 + SNAPSHOTS * PER_PASS;
 
 fn sh(cmd: &mut Command) -> (i32, String) {
     let o = cmd
@@ -127,39 +130,49 @@ fn rsync_snapshots_taken_during_publishes_pass_apt_get_update_and_zypper_refresh
     let deb12 = Root::copy("deb12");
     let snaps = deb12.join("/srv/snap");
     let dst = work.path().join("mirror");
-    let done = Arc::new(AtomicBool::new(false));
+    // Lock-step start, free-running inside: before each mirror pass the main thread tells
+    // the publisher to publish the next PER_PASS versions, so every pass runs while
+    // publishes do (their interleaving with rsync is left to the scheduler).
     let published = Arc::new(AtomicUsize::new(1));
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
     let publisher = {
-        let (done, published, opts) = (done.clone(), published.clone(), opts.clone());
+        let (published, opts) = (published.clone(), opts.clone());
         let builds = builds.clone();
         std::thread::spawn(move || {
-            for (deb, rpm) in builds.iter().skip(1) {
-                publish(&[deb.clone(), rpm.clone()], &opts).expect("publish during mirroring");
-                published.fetch_add(1, Ordering::SeqCst);
+            let mut next = builds.iter().skip(1);
+            while go_rx.recv().is_ok() {
+                for (deb, rpm) in next.by_ref().take(PER_PASS) {
+                    publish(&[deb.clone(), rpm.clone()], &opts).expect("publish during mirroring");
+                    published.fetch_add(1, Ordering::SeqCst);
+                }
             }
-            done.store(true, Ordering::SeqCst);
         })
     };
     let deadline = Instant::now() + Duration::from_secs(300);
-    let mut taken = 0;
     let mut passes = 0;
-    while taken < SNAPSHOTS && Instant::now() < deadline {
-        let during = !done.load(Ordering::SeqCst);
+    let mut overlapped = 0;
+    for taken in 0..SNAPSHOTS {
+        assert!(Instant::now() < deadline, "mirroring took over 300 s");
+        let before = published.load(Ordering::SeqCst);
+        go.send(()).expect("publisher thread alive");
         passes += mirror(&src, &dst);
+        let after = published.load(Ordering::SeqCst);
+        overlapped += usize::from(after > before);
         let snap = snaps.join(taken.to_string());
         std::fs::create_dir_all(&snaps).unwrap();
         let (rc, text) = sh(Command::new("cp").arg("-a").arg(&dst).arg(&snap));
         assert_eq!(rc, 0, "cp: {text}");
-        println!(
-            "snapshot {taken}: after {} publishes{}",
-            published.load(Ordering::SeqCst),
-            if during { " (publisher running)" } else { "" }
-        );
-        taken += 1;
+        println!("snapshot {taken}: publishes {before} -> {after} during its mirror pass");
     }
+    drop(go);
     publisher.join().expect("publisher thread");
-    assert_eq!(taken, SNAPSHOTS);
-    println!("{taken} snapshots in {passes} recipe passes");
+    println!(
+        "{SNAPSHOTS} snapshots ({overlapped} with a publish finishing during the pass) in {passes} recipe passes"
+    );
+    assert!(
+        overlapped > 0,
+        "no publish finished during any mirror pass: the test proved nothing"
+    );
 
     // apt: each snapshot as the only source of a fresh client.
     let keyring = deb12.join("/etc/apt/keyrings/wsgi-pack.asc");
