@@ -1,7 +1,7 @@
-//! Mirror safety, for real: one thread publishes new versions (a .deb and an .rpm each
-//! time) back to back while the main thread mirrors the tree with the documented rsync
-//! recipe (ARCHITECTURE.md, "Mirroring") into a mirror directory and takes a copy of it
-//! after every sync (10 snapshots). Every snapshot must then pass `apt-get update` in the
+//! Mirror safety, for real: the main thread mirrors the tree with the documented rsync
+//! recipe (ARCHITECTURE.md, "Mirroring") into a mirror directory 10 times and copies the
+//! mirror after every pass; each pass starts together with two publishes of new versions
+//! (a .deb and an .rpm each) in another thread. Every snapshot must then pass `apt-get update` in the
 //! Debian 12 root (signature checking on) and `zypper refresh` with gpgcheck in the
 //! openSUSE Leap stand-in root: no snapshot may hold an index newer than its files.
 

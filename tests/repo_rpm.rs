@@ -278,7 +278,8 @@ fn published_rpms_carry_a_signature_rpm_checks_with_the_imported_key() {
         .arg("--dbpath")
         .arg(&db)
         .arg("--import")
-        .arg(&rpmkey::repo_key().public));
+        // The key as published (repomd.xml.key, what users import), not gpg's export.
+        .arg(repo.join("repodata/repomd.xml.key")));
     assert!(ok, "rpm --import: {text}");
     let (ok, text) = rpm_k(&db, &published);
     println!("rpm -K after import: {text}");
@@ -595,7 +596,7 @@ fn zypper_with_gpgcheck_installs_and_updates_from_the_published_repository() {
         .arg("--root")
         .arg(&r)
         .args(["--dbpath", "/usr/lib/sysimage/rpm", "--import"])
-        .arg(&rpmkey::repo_key().public));
+        .arg(repo.join("repodata/repomd.xml.key")));
     assert!(ok, "rpm --import: {text}");
     let (ok, text) = zypper(&r, &["refresh"]);
     println!("refresh:\n{text}");
@@ -697,7 +698,7 @@ fn dnf_verifies_repomd_signature_and_lists_the_published_packages() {
     let (ok, text) = dnf(
         work.path(),
         &repo,
-        &rpmkey::repo_key().public,
+        &repo.join("repodata/repomd.xml.key"),
         &[
             "repoquery",
             "--qf",
