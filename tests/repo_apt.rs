@@ -331,6 +331,17 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
     );
     assert_eq!(snapshot(&repo), before, "tree changed by a corrupt package");
 
+    // Good .debs with a corrupt .rpm: neither side changes (both are checked first).
+    let bad_rpm = t.path().join("truncated").join("wsgid-0.1.1-1.x86_64.rpm");
+    let rpm_src = install_support::v2().join("wsgid-0.1.1-1.x86_64.rpm");
+    let data = std::fs::read(&rpm_src).unwrap();
+    std::fs::write(&bad_rpm, &data[..data.len() / 3]).unwrap();
+    let mut with_rpm = v2.clone();
+    with_rpm.push(bad_rpm);
+    let (ok, out) = publish(&repo, &with_rpm, &[]);
+    assert!(!ok && out.contains("wsgid-0.1.1-1.x86_64.rpm"), "{out}");
+    assert_eq!(snapshot(&repo), before, "tree changed by a corrupt rpm");
+
     // Same name, version and architecture, other content.
     let x = t.path().join("x");
     let st = Command::new("dpkg-deb")

@@ -661,6 +661,32 @@ pub fn publish(
     signer: Option<&Signer>,
     opts: &AptOptions,
 ) -> Result<AptReport, RepoError> {
+    prepare(apt_root, state_dir, new_debs, opts)?.commit(signer)
+}
+
+/// A checked apt publish: every new package read and checked, the new index computed in
+/// memory; nothing written yet. `commit` writes it.
+pub struct AptPlan {
+    apt_root: PathBuf,
+    state_dir: PathBuf,
+    opts: AptOptions,
+    codename: String,
+    membership: String,
+    index: Index,
+    index_path: PathBuf,
+    serial: u64,
+    report: AptReport,
+    to_copy: Vec<(PathBuf, PathBuf)>,
+    changed: bool,
+}
+
+/// Phase one of `publish`: reads and checks everything, writes nothing.
+pub fn prepare(
+    apt_root: &Path,
+    state_dir: &Path,
+    new_debs: &[PathBuf],
+    opts: &AptOptions,
+) -> Result<AptPlan, RepoError> {
     check_name("suite", &opts.suite)?;
     let codename = opts.codename.clone().unwrap_or_else(|| opts.suite.clone());
     check_name("codename", &codename)?;
@@ -818,6 +844,41 @@ pub fn publish(
         }
     }
 
+    Ok(AptPlan {
+        apt_root: apt_root.to_path_buf(),
+        state_dir: state_dir.to_path_buf(),
+        opts: opts.clone(),
+        codename,
+        membership,
+        index,
+        index_path,
+        serial,
+        report,
+        to_copy,
+        changed,
+    })
+}
+
+impl AptPlan {
+    /// Phase two of `publish`: pool files, a new generation, the switch.
+    pub fn commit(mut self, signer: Option<&Signer>) -> Result<AptReport, RepoError> {
+        commit(&mut self, signer)?;
+        Ok(self.report)
+    }
+}
+
+fn commit(plan: &mut AptPlan, signer: Option<&Signer>) -> Result<(), RepoError> {
+    let apt_root: &Path = &plan.apt_root;
+    let state_dir: &Path = &plan.state_dir;
+    let opts = &plan.opts;
+    let codename = plan.codename.clone();
+    let membership = plan.membership.clone();
+    let index = &mut plan.index;
+    let index_path: &Path = &plan.index_path;
+    let serial = plan.serial;
+    let report = &mut plan.report;
+    let to_copy = &plan.to_copy;
+    let changed = plan.changed;
     let dists = apt_root.join("dists");
     if !changed && atomic::current(&dists, &codename).is_some_and(|g| g.join("Release").is_file()) {
         // Nothing to do: every package is already published in this suite/component.
@@ -827,9 +888,9 @@ pub fn publish(
             .filter(|r| r.member_of.contains(&membership))
             .count();
         if report.rehashed > 0 {
-            index.save(&index_path)?;
+            index.save(index_path)?;
         }
-        return Ok(report);
+        return Ok(());
     }
 
     // 4. Pool files (new names only; existing files are never rewritten).
@@ -838,7 +899,7 @@ pub fn publish(
         dirs: Vec::new(),
         armed: true,
     };
-    for (src, dest) in &to_copy {
+    for (src, dest) in to_copy {
         let dir = dest.parent().unwrap_or(apt_root);
         std::fs::create_dir_all(dir).map_err(|e| RepoError::io(dir, "creating", e))?;
         let tmp = dir.join(format!(
@@ -1063,7 +1124,7 @@ pub fn publish(
     }
     atomic::prune(&dists, &codename, opts.keep_generations)?;
     xz_cache.prune();
-    Ok(report)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -151,16 +151,18 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
     apt_opts.keep_versions = opts.keep_versions;
     apt_opts.keep_generations = opts.keep_generations;
     // A side without new packages is left alone (no new generation for mirrors to fetch).
-    let apt = if debs.is_empty() {
-        AptReport::default()
+    // Order: the apt side is checked (nothing written), then the rpm-md side is checked
+    // and published, then the apt side is written: bad input on either side leaves both
+    // repositories unchanged, and no package is read twice.
+    let apt_plan = if debs.is_empty() {
+        None
     } else {
-        apt::publish(
+        Some(apt::prepare(
             &opts.repo.join("apt"),
             &state,
             &debs,
-            signer.as_ref(),
             &apt_opts,
-        )?
+        )?)
     };
     let rpm = if rpms.is_empty() {
         RpmReport::default()
@@ -174,6 +176,10 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
                 keep_generations: opts.keep_generations,
             },
         )?
+    };
+    let apt = match apt_plan {
+        Some(plan) => plan.commit(signer.as_ref())?,
+        None => AptReport::default(),
     };
     if let Some(signer) = &signer {
         let key_path = opts.repo.join("wsgi-pack.asc");
