@@ -8,12 +8,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum RepoError {
     /// A file or directory could not be read, written or renamed.
-    #[error("{path}: {action}: {source}")]
+    /// (The cause is in the message, not a `source()`, so `{:#}` prints it once.)
+    #[error("{path}: {action}: {cause}")]
     Io {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A package file is not a valid package (bad archive, missing control data).
     #[error("{path}: not a valid package: {reason}")]
@@ -68,7 +68,7 @@ impl RepoError {
         RepoError::Io {
             path: path.into(),
             action,
-            source,
+            cause: source,
         }
     }
 }
