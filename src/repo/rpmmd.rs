@@ -5,7 +5,7 @@
 //! One publish:
 //! 1. scans `Packages/` and re-reads only the rpms whose path, size and mtime are not in
 //!    the private index `<repo>/.wsgi-pack/rpm-index.tsv` (the packages' XML fragments
-//!    in `rpm-fragments.{primary,filelists,other}.xml`, keyed by the file's SHA-256);
+//!    in `rpm-fragments.{primary,filelists,other}.xml`, keyed by path and SHA-256);
 //! 2. checks every new rpm before anything is written (parses, header and payload
 //!    digests, an existing signature must be the repository key's, a published
 //!    name-epoch-version-release-arch must have the same signed header), then signs it
@@ -697,7 +697,70 @@ impl Incoming {
     }
 }
 
-fn check_incoming(path: &Path, signer: Option<&Signer>, sign: bool) -> Result<Incoming, RepoError> {
+/// `Some(incoming)` without bytes if the rpm's header is one already published under its
+/// NEVRA (`known`: NEVRA -> header SHA-256): only its header is read then.
+fn already_known(
+    path: &Path,
+    known: &HashMap<String, String>,
+) -> Result<Option<Incoming>, RepoError> {
+    let f = std::fs::File::open(path).map_err(|e| RepoError::io(path, "reading", e))?;
+    let file_len = f
+        .metadata()
+        .map_err(|e| RepoError::io(path, "reading", e))?
+        .len();
+    let Ok(m) = ::rpm::PackageMetadata::parse(&mut BufReader::new(f)) else {
+        return Ok(None); // the full check reports it
+    };
+    // The signature header records the size of header + payload: a truncated or
+    // extended copy goes through the full check (and its digest error).
+    let signed_size = m
+        .signature
+        .get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGSIZE)
+        .ok()
+        .or_else(|| {
+            m.signature
+                .get_entry_data_as_u32(IndexSignatureTag::RPMSIGTAG_SIZE)
+                .ok()
+                .map(u64::from)
+        });
+    if signed_size.map(|n| m.get_package_segment_offsets().header + n) != Some(file_len) {
+        return Ok(None);
+    }
+    let (Ok(name), Ok(version), Ok(release), Ok(header)) = (
+        m.get_name(),
+        m.get_version(),
+        m.get_release(),
+        m.header_bytes(),
+    ) else {
+        return Ok(None);
+    };
+    let arch = if m.is_source_package() {
+        "src"
+    } else {
+        m.get_arch().unwrap_or_default()
+    };
+    let inc = Incoming {
+        source: path.to_path_buf(),
+        bytes: Vec::new(),
+        name: name.to_owned(),
+        epoch: m.get_epoch().unwrap_or(0),
+        version: version.to_owned(),
+        release: release.to_owned(),
+        arch: arch.to_owned(),
+        header_sha256: sha256_hex(&header),
+    };
+    Ok((known.get(&inc.nevra()) == Some(&inc.header_sha256)).then_some(inc))
+}
+
+fn check_incoming(
+    path: &Path,
+    signer: Option<&Signer>,
+    sign: bool,
+    known: &HashMap<String, String>,
+) -> Result<Incoming, RepoError> {
+    if let Some(inc) = already_known(path, known)? {
+        return Ok(inc);
+    }
     let data = std::fs::read(path).map_err(|e| RepoError::io(path, "reading", e))?;
     let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
         bad(
@@ -835,9 +898,15 @@ fn scan(root: &Path) -> Result<Vec<String>, RepoError> {
     Ok(out)
 }
 
-/// The XML fragments of every package in the index, one file per kind
-/// (`rpm-fragments.{primary,filelists,other}.xml`): records `<!-- sha256 LEN -->\n` and
-/// LEN bytes. A cache: missing or damaged, the packages are simply read again.
+/// The XML fragments of every listed package, one file per kind
+/// (`rpm-fragments.{primary,filelists,other}.xml`): records `<!-- PATH SHA256 LEN -->\n`
+/// and LEN bytes, keyed by the rpm's path and SHA-256 (the fragments carry its location
+/// and mtime; the hash keeps fragments of an older file at that path from being used). A
+/// cache: missing or damaged, the packages are simply read again.
+fn frag_key(e: &Entry) -> String {
+    format!("{} {}", e.path, e.sha256)
+}
+
 fn fragments_path(state: &Path, kind: &str) -> PathBuf {
     state.join(format!("{FRAGMENTS_PREFIX}.{kind}.xml"))
 }
@@ -852,7 +921,7 @@ fn load_fragments(state: &Path) -> HashMap<String, [String; 3]> {
             let Some((head, body)) = after.split_once(" -->\n") else {
                 break;
             };
-            let Some((sha, len)) = head.split_once(' ') else {
+            let Some((key, len)) = head.rsplit_once(' ') else {
                 break;
             };
             let Some(len) = len.parse::<usize>().ok().filter(|l| *l <= body.len()) else {
@@ -861,15 +930,15 @@ fn load_fragments(state: &Path) -> HashMap<String, [String; 3]> {
             if !body.is_char_boundary(len) {
                 break;
             }
-            map.insert(sha.to_owned(), body[..len].to_owned());
+            map.insert(key.to_owned(), body[..len].to_owned());
             rest = &body[len..];
         }
         per_kind.push(map);
     }
     let mut out = HashMap::new();
-    for (sha, p) in per_kind[0].iter() {
-        if let (Some(f), Some(o)) = (per_kind[1].get(sha), per_kind[2].get(sha)) {
-            out.insert(sha.clone(), [p.clone(), f.clone(), o.clone()]);
+    for (key, p) in per_kind[0].iter() {
+        if let (Some(f), Some(o)) = (per_kind[1].get(key), per_kind[2].get(key)) {
+            out.insert(key.clone(), [p.clone(), f.clone(), o.clone()]);
         }
     }
     out
@@ -878,15 +947,15 @@ fn load_fragments(state: &Path) -> HashMap<String, [String; 3]> {
 fn save_fragments(
     state: &Path,
     frags: &HashMap<String, [String; 3]>,
-    keep: &HashSet<&str>,
+    keep: &HashSet<String>,
 ) -> Result<(), RepoError> {
-    let mut shas: Vec<&String> = frags.keys().filter(|k| keep.contains(k.as_str())).collect();
-    shas.sort();
+    let mut keys: Vec<&String> = frags.keys().filter(|k| keep.contains(*k)).collect();
+    keys.sort();
     for (i, kind) in KINDS.iter().enumerate() {
         let mut text = String::new();
-        for sha in &shas {
-            let body = &frags[*sha][i];
-            let _ = write!(text, "<!-- {sha} {} -->\n{body}", body.len());
+        for key in &keys {
+            let body = &frags[*key][i];
+            let _ = write!(text, "<!-- {key} {} -->\n{body}", body.len());
         }
         write_atomically(&fragments_path(state, kind), text.as_bytes())?;
     }
@@ -955,10 +1024,10 @@ fn prepare(
         if let Some(e) = by_path.get(rel.as_str())
             && e.size == meta.len()
             && e.mtime_ns == mtime_ns(&meta)
-            && (e.retired.is_some() || cache.contains_key(&e.sha256))
+            && (e.retired.is_some() || cache.contains_key(&frag_key(e)))
         {
-            if let Some(f) = cache.remove(&e.sha256) {
-                fresh.insert(e.sha256.clone(), f);
+            if let Some(f) = cache.remove(&frag_key(e)) {
+                fresh.insert(frag_key(e), f);
             }
             entries.push((*e).clone());
             continue;
@@ -972,14 +1041,19 @@ fn prepare(
         {
             entry.retired = e.retired;
         }
-        fresh.insert(entry.sha256.clone(), parsed.fragments);
+        fresh.insert(frag_key(&entry), parsed.fragments);
         entries.push(entry);
     }
 
     // 2. Check (and sign in memory) every new rpm before writing anything.
     let mut incoming: Vec<Incoming> = Vec::new();
     // Parse, verify and sign on all cores; then the conflict checks in input order.
-    let checked = par_map(new_rpms, |p| check_incoming(p, signer, sign));
+    // An input whose header is already published is recognised from its header alone.
+    let known: HashMap<String, String> = entries
+        .iter()
+        .map(|e| (e.nevra(), e.header_sha256.clone()))
+        .collect();
+    let checked = par_map(new_rpms, |p| check_incoming(p, signer, sign, &known));
     for (p, inc) in new_rpms.iter().zip(checked) {
         let inc = inc?;
         let same = |e_name: &str, e_epoch: u32, e_ver: &str, e_rel: &str, e_arch: &str| {
@@ -1130,7 +1204,7 @@ pub fn publish(
         to_sync.push(dest);
         report.headers_read += 1;
         report.added.push(inc.nevra());
-        fresh.insert(parsed.entry.sha256.clone(), parsed.fragments);
+        fresh.insert(frag_key(&parsed.entry), parsed.fragments);
         entries.push(parsed.entry);
     }
 
@@ -1197,7 +1271,7 @@ pub fn publish(
         ),
     ];
     for e in &listed {
-        let frags = fresh.get(&e.sha256).ok_or_else(|| {
+        let frags = fresh.get(&frag_key(e)).ok_or_else(|| {
             index_err(
                 &fragments_path(&state, "primary"),
                 0,
@@ -1281,11 +1355,11 @@ pub fn publish(
         entries,
     };
     save_index(&index_path, &index)?;
-    let alive: HashSet<&str> = index
+    let alive: HashSet<String> = index
         .entries
         .iter()
         .filter(|e| e.retired.is_none())
-        .map(|e| e.sha256.as_str())
+        .map(frag_key)
         .collect();
     save_fragments(&state, &fresh, &alive)?;
     Ok(report)
