@@ -1092,16 +1092,16 @@ fn commit(plan: &mut AptPlan, signer: Option<&Signer>) -> Result<(), RepoError> 
         }
         _ => true,
     });
-    let old_index = std::fs::read(&index_path).ok();
+    let old_index = std::fs::read(index_path).ok();
     index.serial = serial;
-    index.save(&index_path)?;
+    index.save(index_path)?;
     if let Err(e) = atomic::switch(&dists, &codename, &generation) {
         match old_index {
             Some(data) => {
-                let _ = index::write_atomic(&index_path, &data);
+                let _ = index::write_atomic(index_path, &data);
             }
             None => {
-                let _ = std::fs::remove_file(&index_path);
+                let _ = std::fs::remove_file(index_path);
             }
         }
         return Err(e);
