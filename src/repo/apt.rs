@@ -676,7 +676,7 @@ pub struct AptPlan {
     index_path: PathBuf,
     serial: u64,
     report: AptReport,
-    to_copy: Vec<(PathBuf, PathBuf)>,
+    to_copy: Vec<(PathBuf, PathBuf, u64)>,
     changed: bool,
 }
 
@@ -747,7 +747,7 @@ pub fn prepare(
         .enumerate()
         .map(|(i, r)| ((r.package.clone(), r.version.clone(), r.arch.clone()), i))
         .collect();
-    let mut to_copy: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut to_copy: Vec<(PathBuf, PathBuf, u64)> = Vec::new();
     // Whether the suite's indexes change at all (else no new generation is made).
     let mut changed = false;
     for info in &infos {
@@ -797,7 +797,7 @@ pub fn prepare(
                 });
             }
         } else {
-            to_copy.push((info.path.clone(), dest));
+            to_copy.push((info.path.clone(), dest, info.size));
         }
         changed = true;
         let i = index.records.len();
@@ -899,7 +899,7 @@ fn commit(plan: &mut AptPlan, signer: Option<&Signer>) -> Result<(), RepoError> 
         dirs: Vec::new(),
         armed: true,
     };
-    for (src, dest) in to_copy {
+    for (src, dest, size) in to_copy {
         let dir = dest.parent().unwrap_or(apt_root);
         std::fs::create_dir_all(dir).map_err(|e| RepoError::io(dir, "creating", e))?;
         let tmp = dir.join(format!(
@@ -908,10 +908,13 @@ fn commit(plan: &mut AptPlan, signer: Option<&Signer>) -> Result<(), RepoError> 
             std::process::id()
         ));
         let _ = std::fs::remove_file(&tmp);
-        // A hard link when dist/ is on the same file system (wsgi-pack build replaces
-        // files by rename, never in place), else a copy.
-        if std::fs::hard_link(src, &tmp).is_err() {
-            std::fs::copy(src, &tmp).map_err(|e| RepoError::io(&tmp, "copying", e))?;
+        // A copy, not a hard link: a tool that rewrites dist/ files in place (cp, dpkg-deb
+        // -b onto an existing name) must not change published pool files. (std's copy uses
+        // copy_file_range, a reflink on file systems that have them.)
+        let copied = std::fs::copy(src, &tmp).map_err(|e| RepoError::io(&tmp, "copying", e))?;
+        if copied != *size {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(bad(src, "the file changed while it was published"));
         }
         std::fs::rename(&tmp, dest).map_err(|e| RepoError::io(dest, "renaming into place", e))?;
         rollback.files.push(dest.clone());
