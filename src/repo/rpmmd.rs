@@ -752,9 +752,29 @@ fn already_known(
     Ok((known.get(&inc.nevra()) == Some(&inc.header_sha256)).then_some(inc))
 }
 
+/// The repository key in the forms the rpm crate takes, made once per publish (parsing
+/// and unlocking an RSA 4096 key per rpm dominated a 2000-rpm publish).
+struct RpmKeys {
+    signer: ::rpm::signature::pgp::Signer,
+    verifier: ::rpm::signature::pgp::Verifier,
+}
+
+impl RpmKeys {
+    fn new(signer: &Signer) -> Result<RpmKeys, RepoError> {
+        Ok(RpmKeys {
+            signer: signer.rpm_signer()?,
+            verifier: ::rpm::signature::pgp::Verifier::from_asc(&signer.public_key_armored()?)
+                .map_err(|e| RepoError::Sign {
+                    what: "the repository's public key".into(),
+                    reason: e.to_string(),
+                })?,
+        })
+    }
+}
+
 fn check_incoming(
     path: &Path,
-    signer: Option<&Signer>,
+    keys: Option<&RpmKeys>,
     sign: bool,
     known: &HashMap<String, String>,
 ) -> Result<Incoming, RepoError> {
@@ -808,26 +828,20 @@ fn check_incoming(
         .signatures()
         .map_err(|e| bad(path, format!("signature header: {e}")))?;
     let mut bytes = data;
-    if let Some(signer) = signer {
+    if let Some(keys) = keys {
         if existing.is_empty() && !sign {
-            signer.rpm_signer()?;
+            // `check`: it would be signed; nothing to verify.
         } else if existing.is_empty() {
-            pkg.sign(signer.rpm_signer()?)
-                .map_err(|e| RepoError::Sign {
-                    what: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
+            pkg.sign(&keys.signer).map_err(|e| RepoError::Sign {
+                what: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
             bytes = Vec::with_capacity(bytes.len() + 1024);
             pkg.write(&mut bytes).map_err(|e| {
                 RepoError::io(path, "serialising the signed rpm", std::io::Error::other(e))
             })?;
         } else {
-            let verifier = ::rpm::signature::pgp::Verifier::from_asc(&signer.public_key_armored()?)
-                .map_err(|e| RepoError::Sign {
-                    what: "the repository's public key".into(),
-                    reason: e.to_string(),
-                })?;
-            if pkg.verify_signature(verifier).is_err() {
+            if pkg.verify_signature(&keys.verifier).is_err() {
                 let key = existing
                     .iter()
                     .filter_map(|s| s.fingerprint().or(s.key_id()).map(str::to_owned))
@@ -1053,7 +1067,11 @@ fn prepare(
         .iter()
         .map(|e| (e.nevra(), e.header_sha256.clone()))
         .collect();
-    let checked = par_map(new_rpms, |p| check_incoming(p, signer, sign, &known));
+    let keys = match signer {
+        Some(s) if !new_rpms.is_empty() => Some(RpmKeys::new(s)?),
+        _ => None,
+    };
+    let checked = par_map(new_rpms, |p| check_incoming(p, keys.as_ref(), sign, &known));
     for (p, inc) in new_rpms.iter().zip(checked) {
         let inc = inc?;
         let same = |e_name: &str, e_epoch: u32, e_ver: &str, e_rel: &str, e_arch: &str| {
