@@ -230,6 +230,17 @@ fn debian12_apt_update_install_upgrade_and_tampering() {
 
 #[test]
 fn debian13_apt_update_install_upgrade_and_tampering() {
+    // Debian 13's apt verifies with sqv (Sequoia) when it is installed, as in this root.
+    let root = std::process::Command::new("bash")
+        .arg(repo_root().join("ci/roots/root.sh"))
+        .args(["ensure", "deb13"])
+        .output()
+        .unwrap();
+    let path = String::from_utf8_lossy(&root.stdout).trim().to_string();
+    assert!(
+        Path::new(&path).join("usr/bin/sqv").is_file(),
+        "no sqv in the Debian 13 root {path}"
+    );
     apt_cycle("deb13");
 }
 
@@ -401,6 +412,53 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         v2[0].to_str().unwrap(),
     ]);
     assert!(!ok && out.contains("not an OpenPGP secret key"), "{out}");
+    // A weak key (RSA 1024, made by gpg) is refused with the reason.
+    let weak = t.path().join("weak");
+    std::fs::create_dir_all(&weak).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&weak, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let gpg = |args: &[&str]| {
+        let o = Command::new("gpg")
+            .env("GNUPGHOME", &weak)
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    gpg(&[
+        "--quick-gen-key",
+        "weak <weak@example.invalid>",
+        "rsa1024",
+        "sign",
+        "never",
+    ]);
+    let weak_key = t.path().join("weak.asc");
+    std::fs::write(&weak_key, gpg(&["--armor", "--export-secret-keys"])).unwrap();
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &weak)
+        .args(["--kill", "all"])
+        .status();
+    let (ok, out) = wsgi_pack(&[
+        "publish",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--key",
+        weak_key.to_str().unwrap(),
+        "--dist",
+        v2[0].to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("RSA key of 1024 bits"), "{out}");
     // Wrong passphrase and none.
     for (env, want) in [
         (Some("wrong"), "does not unlock the key"),
