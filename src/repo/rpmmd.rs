@@ -324,8 +324,13 @@ fn split_evr(s: &str) -> (String, String, Option<String>) {
         Some((e, r)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => (e.to_owned(), r),
         _ => ("0".to_owned(), s),
     };
-    match rest.rsplit_once('-') {
-        Some((v, r)) => (epoch, v.to_owned(), Some(r.to_owned())),
+    // The first '-' ends the version; an empty release is no release (createrepo_c).
+    match rest.split_once('-') {
+        Some((v, r)) => (
+            epoch,
+            v.to_owned(),
+            Some(r.to_owned()).filter(|r| !r.is_empty()),
+        ),
         None => (epoch, rest.to_owned(), None),
     }
 }
@@ -1451,4 +1456,106 @@ fn sync_all_parallel(paths: &[PathBuf]) -> Result<(), RepoError> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escape_escapes_specials_and_drops_what_xml_cannot_carry() {
+        assert_eq!(
+            xml_escape("a<b>&\"c\"\t\n\u{1}\u{FFFE}é"),
+            "a&lt;b&gt;&amp;&quot;c&quot;\t\né"
+        );
+    }
+
+    #[test]
+    fn dependency_versions_split_like_createrepo_c() {
+        let s = |v: &str| split_evr(v);
+        assert_eq!(s("1:2.0-3"), ("1".into(), "2.0".into(), Some("3".into())));
+        assert_eq!(s("2.0"), ("0".into(), "2.0".into(), None));
+        assert_eq!(s("1.0-1-2"), ("0".into(), "1.0".into(), Some("1-2".into())));
+        assert_eq!(s("1.0-"), ("0".into(), "1.0".into(), None));
+        assert_eq!(s("x:1"), ("0".into(), "x:1".into(), None));
+    }
+
+    #[test]
+    fn primary_files_and_libc_order() {
+        assert!(is_primary_file("/etc/wsgid/x.ini"));
+        assert!(is_primary_file("/usr/sbin/nologin"));
+        assert!(is_primary_file("/usr/lib/sendmail"));
+        assert!(!is_primary_file("/usr/lib/wsgid/wsgid_py.abi3.so"));
+        assert!(libc_higher(
+            "libc.so.6(GLIBC_2.2.5)(64bit)",
+            "libc.so.6(GLIBC_2.14)(64bit)"
+        ));
+        assert!(!libc_higher(
+            "libc.so.6(GLIBC_2.14)(64bit)",
+            "libc.so.6()(64bit)"
+        ));
+        assert!(libc_higher("libc.so.6", "libc.so.6(GLIBC_2.3)"));
+    }
+
+    #[test]
+    fn a_damaged_index_is_an_error_naming_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(INDEX_FILE);
+        std::fs::write(&p, format!("{INDEX_MAGIC}\n# revision 5 serial 2\na\tb\n")).unwrap();
+        let e = load_index(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("rpm-index.tsv:3") && e.contains("11 tab-separated"),
+            "{e}"
+        );
+        std::fs::write(&p, "something else\n").unwrap();
+        let e = load_index(&p).unwrap_err().to_string();
+        assert!(e.contains("rpm-index.tsv:1"), "{e}");
+        let mut idx = Index {
+            revision: 7,
+            serial: 3,
+            entries: Vec::new(),
+        };
+        idx.entries.push(Entry {
+            path: "Packages/noarch/a-1-1.noarch.rpm".into(),
+            size: 10,
+            mtime_ns: 1_700_000_000_123_456_789,
+            sha256: "ab".into(),
+            header_sha256: "cd".into(),
+            name: "a".into(),
+            epoch: 1,
+            version: "1".into(),
+            release: "1".into(),
+            arch: "noarch".into(),
+            retired: Some(2),
+        });
+        save_index(&p, &idx).unwrap();
+        let back = load_index(&p).unwrap();
+        assert_eq!((back.revision, back.serial), (7, 3));
+        assert_eq!(back.entries, idx.entries);
+    }
+
+    #[test]
+    fn fragment_cache_round_trips_and_ignores_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut frags = HashMap::new();
+        frags.insert(
+            "Packages/a b.rpm ab".to_owned(),
+            ["<p>é</p>\n".to_owned(), "f\n".to_owned(), "o\n".to_owned()],
+        );
+        frags.insert("gone cd".to_owned(), Default::default());
+        let keep: HashSet<String> = ["Packages/a b.rpm ab".to_owned()].into();
+        save_fragments(dir.path(), &frags, &keep).unwrap();
+        let back = load_fragments(dir.path());
+        assert_eq!(back.len(), 1);
+        assert_eq!(back["Packages/a b.rpm ab"][0], "<p>é</p>\n");
+        std::fs::write(
+            fragments_path(dir.path(), "other"),
+            "<!-- x 99999 -->\nshort",
+        )
+        .unwrap();
+        assert!(
+            load_fragments(dir.path()).is_empty(),
+            "damaged cache = empty cache"
+        );
+    }
 }
