@@ -652,7 +652,6 @@ fn dnf(work: &Path, repo: &Path, key: &Path, args: &[&str]) -> (bool, String) {
             "-q",
             "--releasever=1",
             "--setopt=reposdir=/nonexistent",
-            "--setopt=cachedir=/var/cache/dnf-unused",
             "--setopt=published.gpgcheck=1",
             "--setopt=published.repo_gpgcheck=1",
             // dnf 4 skips a repository it cannot use unless told otherwise.
@@ -665,6 +664,11 @@ fn dnf(work: &Path, repo: &Path, key: &Path, args: &[&str]) -> (bool, String) {
         .arg(format!(
             "--repofrompath=published,file://{}",
             repo.display()
+        ))
+        // Cache and key ring inside the temporary root (dnf's cachedir is a host path).
+        .arg(format!(
+            "--setopt=cachedir={}",
+            root.join("cache").display()
         ))
         .args(["--repo", "published"])
         .args(args))
