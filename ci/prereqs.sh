@@ -13,6 +13,8 @@ APT_PACKAGES=(
   nginx-light uwsgi uwsgi-plugin-python3 curl wrk openssl iproute2 procps
   # install cycles
   debootstrap mmdebstrap zypper createrepo-c piuparts apt-utils gnupg rsync cpio binutils rpm2cpio
+  # repositories (issue 6): dnf reads the published rpm-md repository (tests/repo_rpm.rs)
+  dnf
   # reproducibility test (wsgi-pack): clones of the repository
   git
 )

@@ -47,10 +47,76 @@ pub enum Command {
         #[arg(long)]
         backend: Option<String>,
     },
+    /// Add built packages to the signed apt and rpm-md repositories under --repo.
+    ///
+    /// New metadata is written beside the old and switched in with one rename; packages
+    /// already published with identical content are skipped; a conflicting package, a
+    /// corrupt package or a bad key is an error and leaves the repository unchanged.
+    Publish {
+        /// Built packages: a directory (its *.deb and *.rpm) or single files (repeatable).
+        #[arg(long = "dist", value_name = "PATH", default_value = "dist")]
+        dist: Vec<PathBuf>,
+        /// Repository root: apt/ (pool, dists), rpm/ (rpm-md), wsgi-pack.asc (public key).
+        #[arg(long, default_value = "repo")]
+        repo: PathBuf,
+        /// apt suite (Release `Suite:`).
+        #[arg(long, default_value = "stable")]
+        suite: String,
+        /// apt codename (the dists/ directory; default: the suite).
+        #[arg(long)]
+        codename: Option<String>,
+        /// apt component.
+        #[arg(long, default_value = "main")]
+        component: String,
+        /// Architectures always listed in Release (besides those of the packages).
+        #[arg(long = "arch", value_name = "ARCH", default_value = "amd64")]
+        architectures: Vec<String>,
+        /// Release `Origin:` and `Label:`.
+        #[arg(long, default_value = "wsgi-pack")]
+        origin: String,
+        /// OpenPGP secret key file (armored or binary; RSA 4096 recommended).
+        #[arg(long, value_name = "FILE", required_unless_present = "unsigned")]
+        key: Option<PathBuf>,
+        /// Environment variable holding the key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+        /// Publish without signatures (clients then need trusted=yes / gpgcheck=0).
+        #[arg(long, conflicts_with = "key")]
+        unsigned: bool,
+        /// Versions kept per package and architecture.
+        #[arg(long, default_value_t = 3)]
+        keep: usize,
+        /// Metadata generations (and by-hash files) kept for mirrors in mid-sync.
+        #[arg(long, default_value_t = 5)]
+        keep_generations: usize,
+    },
+    /// OpenPGP key commands.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Write man pages and shell completions generated from this CLI into --out.
     GenDocs {
         /// Output directory.
         #[arg(long, default_value = "target/wsgi-pack/docs")]
         out: PathBuf,
+    },
+}
+
+/// `wsgi-pack key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print (or write to --out) the ASCII-armored public key of a secret key file, for
+    /// apt's signed-by= and rpm --import / zypper.
+    Export {
+        /// OpenPGP secret key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Environment variable holding the key's passphrase (optional: only checks it).
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }

@@ -11,6 +11,7 @@ pub mod model;
 pub mod packager;
 pub mod project;
 pub mod render;
+pub mod repo;
 pub mod rpm;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ mod cli;
 
 use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command};
+use cli::{Cli, Command, KeyCommand};
 use std::io::Write;
 use wsgi_pack::render::Script;
 use wsgi_pack::{BuildOptions, Event, Listener, Project, Silent};
@@ -62,6 +62,94 @@ fn run(cli: Cli) -> Result<()> {
     let listener: &dyn Listener = if cli.quiet { &Silent } else { &Stderr };
     match cli.command {
         Command::GenDocs { out } => gen_docs(&out),
+        Command::Publish {
+            dist,
+            repo,
+            suite,
+            codename,
+            component,
+            architectures,
+            origin,
+            key,
+            passphrase_env,
+            unsigned,
+            keep,
+            keep_generations,
+        } => {
+            use wsgi_pack::repo;
+            if key.is_none() && !unsigned {
+                bail!("--key FILE is required (or --unsigned)");
+            }
+            let mut packages = Vec::new();
+            for d in &dist {
+                let (debs, rpms) = repo::collect_packages(d)?;
+                packages.extend(debs);
+                packages.extend(rpms);
+            }
+            if packages.is_empty() {
+                bail!(
+                    "no .deb or .rpm in {}",
+                    dist.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let mut opts = repo::PublishOptions {
+                repo: repo.clone(),
+                key,
+                passphrase_env,
+                keep_versions: keep,
+                keep_generations,
+                ..Default::default()
+            };
+            opts.apt.suite = suite;
+            opts.apt.codename = codename;
+            opts.apt.component = component;
+            opts.apt.architectures = architectures;
+            opts.apt.label = origin.clone();
+            opts.apt.origin = origin;
+            let t0 = std::time::Instant::now();
+            let report = repo::publish(&packages, &opts)?;
+            if !cli.quiet {
+                eprintln!(
+                    "wsgi-pack: apt: {} added, {} unchanged, {} retired, {} in the suite; rpm: {} added, {} unchanged, {} retired, {} in the repository; {:.2} s",
+                    report.apt.added.len(),
+                    report.apt.unchanged,
+                    report.apt.retired.len(),
+                    report.apt.total,
+                    report.rpm.added.len(),
+                    report.rpm.already_published.len(),
+                    report.rpm.retired.len(),
+                    report.rpm.packages,
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+        Command::Key {
+            command:
+                KeyCommand::Export {
+                    key,
+                    passphrase_env,
+                    out,
+                },
+        } => {
+            // With --passphrase-env the key is also unlocked (proves the passphrase);
+            // without, only its public part is read.
+            let armored = match passphrase_env.as_deref() {
+                Some(var) => {
+                    wsgi_pack::repo::Signer::from_file(&key, Some(var))?.public_key_armored()?
+                }
+                None => wsgi_pack::repo::Signer::export_public(&key)?,
+            };
+            match out {
+                Some(path) => std::fs::write(&path, &armored)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => std::io::stdout().lock().write_all(armored.as_bytes())?,
+            }
+            Ok(())
+        }
         Command::Check => {
             let project = Project::load(&cli.root)?;
             let n = project.check()?;

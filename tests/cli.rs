@@ -67,6 +67,9 @@ fn gen_docs_writes_man_pages_and_completions() {
         "man/wsgi-pack.1",
         "man/wsgi-pack-build.1",
         "man/wsgi-pack-render.1",
+        "man/wsgi-pack-publish.1",
+        "man/wsgi-pack-key.1",
+        "man/wsgi-pack-key-export.1",
         "completions/wsgi-pack.bash",
         "completions/_wsgi-pack",
         "completions/wsgi-pack.fish",
@@ -75,6 +78,16 @@ fn gen_docs_writes_man_pages_and_completions() {
     }
     let man = std::fs::read_to_string(t.path().join("man/wsgi-pack-build.1")).unwrap();
     assert!(man.contains("family"), "{man}");
+    let man = std::fs::read_to_string(t.path().join("man/wsgi-pack-publish.1")).unwrap();
+    assert!(
+        man.contains("passphrase\\-env") || man.contains("passphrase-env"),
+        "{man}"
+    );
+    let bash = std::fs::read_to_string(t.path().join("completions/wsgi-pack.bash")).unwrap();
+    assert!(
+        bash.contains("publish") && bash.contains("export"),
+        "completions lack publish"
+    );
 }
 
 /// Regression: the README's `cargo run --release -- build` needs `default-run`, since
