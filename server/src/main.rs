@@ -167,7 +167,10 @@ fn main() -> ExitCode {
     let mut cmd = launcher::command(&cfg, &python, &ext, &args, &cwd);
     // One environment string may not exceed 128 KiB (MAX_ARG_STRLEN): beyond that the
     // server would not start at all, so it falls back to re-executing the interpreter.
-    if let Some(enc) = relaunch.map(|r| r.encode()).filter(|e| e.len() < 120 * 1024) {
+    if let Some(enc) = relaunch
+        .map(|r| r.encode())
+        .filter(|e| e.len() < 120 * 1024)
+    {
         cmd.env(wsgid::relaunch::RELAUNCH_ENV, enc);
     }
     let e = launcher::exec(cmd, &python);

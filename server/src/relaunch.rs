@@ -55,7 +55,9 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     let v = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    s.chunks(2).map(|p| Some(v(p[0])? << 4 | v(p[1])?)).collect()
+    s.chunks(2)
+        .map(|p| Some(v(p[0])? << 4 | v(p[1])?))
+        .collect()
 }
 
 impl Relaunch {

@@ -37,7 +37,9 @@ fn sighup_applies_the_edited_ini_env_and_chdir_from_scratch() {
     };
     write_ini("env = FOO=1\nenv = BAR=gone-after-reload\n", "one");
     let mut cmd = wsgid_cmd();
-    cmd.env("KEEP", "from-the-caller").env_remove("FOO").env_remove("BAR");
+    cmd.env("KEEP", "from-the-caller")
+        .env_remove("FOO")
+        .env_remove("BAR");
     let ini_s = ini.display().to_string();
     let mut p = start_wsgid_with(&dir, cmd, &["--ini", &ini_s]);
     assert_eq!(
