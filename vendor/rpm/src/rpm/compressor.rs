@@ -105,6 +105,10 @@ mod encoding {
                         let threads = std::thread::available_parallelism()?;
                         // If someone has more than 2^32 threads, I'm impressed
                         stream.multithread(threads.get() as u32)?;
+                        // wsgi-pack patch: 2 MiB jobs (zstd's default at level 3 is 8 MiB,
+                        // so a 20 MiB payload was 3 jobs on 2 cores). The output depends on
+                        // the job size, not on the worker count.
+                        stream.set_parameter(zstd::stream::raw::CParameter::JobSize(2 << 20))?;
                     }
 
                     Ok(Compressor::Zstd(stream))
