@@ -89,11 +89,13 @@ YAML
 }
 
 declare -A T C SZ
-run_case() { # run_case KEY COMMAND...  (wall and user+sys seconds via GNU time)
-  local key=$1; shift
-  /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$@" >/dev/null 2>&1
-  read -r e u s <"$WORK/time"
-  T[$key]+="$e "
+run_case() { # run_case KEY COMMAND...  (wall: date, ns; user+sys: GNU time, 10 ms)
+  local key=$1 t0 t1 u s; shift
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%U %S' -o "$WORK/time" "$@" >/dev/null 2>&1
+  t1=$(date +%s.%N)
+  read -r u s <"$WORK/time"
+  T[$key]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') "
   C[$key]+="$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }') "
 }
 
