@@ -26,6 +26,9 @@ const WINDOW: usize = 32 * 1024;
 /// Deflates `input` (raw) primed with `dict`, ending with a sync flush or, if `last`,
 /// the final block.
 fn deflate_chunk(dict: &[u8], input: &[u8], level: u32, last: bool) -> Vec<u8> {
+    // A fresh stream per chunk. Reusing a worker's stream through `reset()` (deflateReset)
+    // was tried: with zlib-rs 0.6.8 it changed some chunks' bytes depending on what the
+    // stream compressed before, i.e. on which worker took which chunk.
     let mut c = Compress::new(Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict)
