@@ -27,8 +27,8 @@ const WINDOW: usize = 32 * 1024;
 /// the final block.
 fn deflate_chunk(dict: &[u8], input: &[u8], level: u32, last: bool) -> Vec<u8> {
     // A fresh stream per chunk. Reusing a worker's stream through `reset()` (deflateReset)
-    // was tried: with zlib-rs 0.6.8 it changed some chunks' bytes depending on what the
-    // stream compressed before, i.e. on which worker took which chunk.
+    // was tried: with zlib-rs 0.6.8 the bench payload then compressed to other bytes than
+    // with fresh streams, so the output could depend on which worker took which chunk.
     let mut c = Compress::new(Compression::new(level), false);
     if !dict.is_empty() {
         c.set_dictionary(dict)
