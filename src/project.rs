@@ -169,7 +169,7 @@ impl Project {
         epoch: u64,
         quiet: bool,
         listener: &dyn Listener,
-    ) -> Result<Vec<(String, u32, std::sync::Arc<Vec<u8>>)>> {
+    ) -> Result<Vec<crate::render::Artifact>> {
         let target = self.root.join(&step.target_dir);
         let shown = step.command.join(" ");
         listener.event(Event::BuildStep {
@@ -254,7 +254,7 @@ impl Project {
         listener: &dyn Listener,
     ) -> Result<Vec<PackagePlan>> {
         let rpm_families = self.rpm_families();
-        let mut artifacts: std::collections::BTreeMap<usize, Vec<(String, u32, std::sync::Arc<Vec<u8>>)>> =
+        let mut artifacts: std::collections::BTreeMap<usize, Vec<crate::render::Artifact>> =
             Default::default();
         let mut plans = Vec::new();
         for job in jobs {
@@ -273,7 +273,11 @@ impl Project {
                                     "(artifact {} built by the step)\n",
                                     a.source.display()
                                 );
-                                (a.dest.clone(), a.mode, std::sync::Arc::new(text.into_bytes()))
+                                (
+                                    a.dest.clone(),
+                                    a.mode,
+                                    std::sync::Arc::new(text.into_bytes()),
+                                )
                             })
                             .collect()
                     };

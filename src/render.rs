@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// A built artifact of a server definition: (install path, mode, bytes), the bytes
+/// shared with every package plan that carries it.
+pub type Artifact = (String, u32, Arc<Vec<u8>>);
+
 /// A file inside a package.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedFile {
@@ -319,7 +323,7 @@ pub struct PlanInput<'a> {
     /// Every rpm family (their facts go into rpm scriptlets).
     pub rpm_families: &'a [Family],
     /// Built artifacts of a server package: (dest, mode, bytes).
-    pub artifacts: &'a [(String, u32, Arc<Vec<u8>>)],
+    pub artifacts: &'a [Artifact],
     pub source_date_epoch: u64,
 }
 

@@ -169,7 +169,9 @@ fn multi_chunk_payloads_compress_to_the_same_bytes_on_one_core_and_all_cores() {
             let (ok, text) = run(cmd
                 .arg("--root")
                 .arg(t.path())
-                .args(["build", "-q", "--family", "debian", "--family", "suse", "--out"])
+                .args([
+                    "build", "-q", "--family", "debian", "--family", "suse", "--out",
+                ])
                 .arg(t.path().join(out))
                 .env("SOURCE_DATE_EPOCH", EPOCH.to_string()));
             assert!(ok, "{deb}/{rpm}: {text}");

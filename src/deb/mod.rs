@@ -141,7 +141,10 @@ impl Encoder {
                     .check(xz2::stream::Check::Crc64)
                     .encoder()
                     .map_err(std::io::Error::other)?;
-                Ok(Self::Xz(xz2::write::XzEncoder::new_stream(Vec::new(), stream)))
+                Ok(Self::Xz(xz2::write::XzEncoder::new_stream(
+                    Vec::new(),
+                    stream,
+                )))
             }
             other => Err(std::io::Error::other(format!(
                 "unsupported compression {other:?}"
@@ -223,7 +226,9 @@ pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
             .into_inner()
             .and_then(Encoder::finish)
             .map_err(|e| deb_err(pkg, e))?;
-        let md5sums = md5.join().map_err(|_| deb_err(pkg, "md5 thread panicked"))?;
+        let md5sums = md5
+            .join()
+            .map_err(|_| deb_err(pkg, "md5 thread panicked"))?;
         Ok((data, md5sums))
     })?;
 
@@ -287,17 +292,18 @@ pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
         h.set_gid(0);
         h
     };
-    let mut ar = ar::Builder::new(&mut w);
-    ar.append(&header("debian-binary".into(), 4), &b"2.0\n"[..])
-        .map_err(werr)?;
-    for (stem, member) in [("control", &control_tar), ("data", &data)] {
-        ar.append(
-            &header(member.name(stem), member.len()),
-            MemberReader::new(member),
-        )
-        .map_err(werr)?;
+    {
+        let mut ar = ar::Builder::new(&mut w);
+        ar.append(&header("debian-binary".into(), 4), &b"2.0\n"[..])
+            .map_err(werr)?;
+        for (stem, member) in [("control", &control_tar), ("data", &data)] {
+            ar.append(
+                &header(member.name(stem), member.len()),
+                MemberReader::new(member),
+            )
+            .map_err(werr)?;
+        }
     }
-    drop(ar);
     w.flush().map_err(werr)?;
     Ok(())
 }

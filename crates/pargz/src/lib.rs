@@ -327,7 +327,11 @@ mod tests {
         for len in [0, 1, 1000, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 12345] {
             let data = sample(len);
             for level in [1, 6, 9] {
-                assert_eq!(gunzip(&gzip(&data, level, 3)), data, "len {len} level {level}");
+                assert_eq!(
+                    gunzip(&gzip(&data, level, 3)),
+                    data,
+                    "len {len} level {level}"
+                );
             }
         }
     }
@@ -368,7 +372,11 @@ mod tests {
             .output()
             .expect("gzip(1) runs");
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout == data, "gzip -dc gives the input back");
     }
 
