@@ -1678,6 +1678,7 @@ impl PackageBuilder {
         let mut file_rdevs = Vec::with_capacity(files_len);
         let mut file_mtimes = Vec::with_capacity(files_len);
         let mut file_hashes = Vec::with_capacity(files_len);
+        let mut needs_digest = vec![false; files_len];
         let mut file_linktos = Vec::with_capacity(files_len);
         let mut file_flags = Vec::with_capacity(files_len);
         let mut file_usernames = Vec::with_capacity(files_len);
@@ -1769,17 +1770,13 @@ impl PackageBuilder {
             // Only regular files have digests; dirs and symlinks get empty strings.
             // Content is written in a second phase so hardlink sets can follow RPM's
             // archive ordering and carry bytes only on their completing member.
+            // wsgi-pack patch: a regular file's digest is computed while its content is
+            // written into the archive below (one pass over the bytes instead of two);
+            // files whose content is not written there are hashed after that loop.
             if entry.mode.file_type() == FileType::Regular {
-                let mut sink = io::sink();
-                let mut hash_writer = ChecksummingWriter::new(&mut sink, &[HashKind::Sha256]);
-                io::copy(&mut entry.source.try_into_bufread()?, &mut hash_writer)?;
-                let hash_value_map = hash_writer.into_digests().0;
-                if let Some(hash_value) = hash_value_map.get(&HashKind::Sha256) {
-                    file_hashes.push(hash_value.to_string());
-                }
-            } else {
-                file_hashes.push(String::new());
+                needs_digest[file_hashes.len()] = true;
             }
+            file_hashes.push(String::new());
             ino_index += 1;
         }
 
@@ -1810,11 +1807,30 @@ impl PackageBuilder {
                 payload::write_stripped_cpio(&mut archive, file_index as u32, payload_size)
             };
             if payload_size > 0 {
-                io::copy(&mut entry.source.try_into_bufread()?, &mut writer)?;
+                let mut hashing = ChecksummingWriter::new(&mut writer, &[HashKind::Sha256]);
+                io::copy(&mut entry.source.try_into_bufread()?, &mut hashing)?;
+                if needs_digest[file_index] {
+                    if let Some(hash) = hashing.into_digests().0.get(&HashKind::Sha256) {
+                        file_hashes[file_index] = hash.to_string();
+                        needs_digest[file_index] = false;
+                    }
+                }
             }
             writer.finish()?;
         }
         payload::trailer(&mut archive)?;
+        // wsgi-pack patch: digests of regular files not written above (empty files,
+        // hardlink members without content), as 0.30.2 computed them.
+        for (index, entry) in self.files.values().enumerate() {
+            if needs_digest[index] {
+                let mut sink = io::sink();
+                let mut hash_writer = ChecksummingWriter::new(&mut sink, &[HashKind::Sha256]);
+                io::copy(&mut entry.source.try_into_bufread()?, &mut hash_writer)?;
+                if let Some(hash) = hash_writer.into_digests().0.get(&HashKind::Sha256) {
+                    file_hashes[index] = hash.to_string();
+                }
+            }
+        }
 
         // Auto-provide version uses EVR format: [epoch:]version-release
         let epoch_str = self.epoch.map(|e| e.to_string()).unwrap_or_default();
