@@ -7,7 +7,11 @@ use crate::model::{Backend, Compression, Definition, EnablePolicy, Family, Forma
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// A built artifact of a server definition: (install path, mode, bytes), the bytes
+/// shared with every package plan that carries it.
+pub type Artifact = (String, u32, Arc<Vec<u8>>);
 
 /// A file inside a package.
 #[derive(Debug, Clone, Serialize)]
@@ -15,8 +19,9 @@ pub struct PlannedFile {
     /// Absolute install path.
     pub path: String,
     pub mode: u32,
+    /// Shared with the build step's artifact (a 20 MB binary is not copied per package).
     #[serde(skip)]
-    pub content: Vec<u8>,
+    pub content: Arc<Vec<u8>>,
     /// A conffile / %config(noreplace).
     pub config: bool,
     /// The template it was rendered from, if any.
@@ -318,7 +323,7 @@ pub struct PlanInput<'a> {
     /// Every rpm family (their facts go into rpm scriptlets).
     pub rpm_families: &'a [Family],
     /// Built artifacts of a server package: (dest, mode, bytes).
-    pub artifacts: &'a [(String, u32, Vec<u8>)],
+    pub artifacts: &'a [Artifact],
     pub source_date_epoch: u64,
 }
 
@@ -398,7 +403,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                 pkg.files.push(PlannedFile {
                     path: dest.clone(),
                     mode: *mode,
-                    content: bytes.clone(),
+                    content: Arc::clone(bytes),
                     config: false,
                     template: None,
                 });
@@ -410,7 +415,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                     pkg.files.push(PlannedFile {
                         path: format!("{}.gz", m.dest),
                         mode: 0o644,
-                        content: gzip(text.as_bytes()),
+                        content: Arc::new(gzip(text.as_bytes())),
                         config: false,
                         template: Some(m.template.clone()),
                     });
@@ -487,7 +492,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                 pkg.files.push(PlannedFile {
                     path,
                     mode: 0o644,
-                    content: text.into_bytes(),
+                    content: Arc::new(text.into_bytes()),
                     config,
                     template: Some(template.to_string()),
                 });
@@ -549,7 +554,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
         pkg.files.push(PlannedFile {
             path: format!("{doc}/copyright"),
             mode: 0o644,
-            content: copyright.into_bytes(),
+            content: Arc::new(copyright.into_bytes()),
             config: false,
             template: Some("deb/copyright.tera".into()),
         });
@@ -557,7 +562,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
         pkg.files.push(PlannedFile {
             path: format!("{doc}/changelog.Debian.gz"),
             mode: 0o644,
-            content: gzip(changelog.as_bytes()),
+            content: Arc::new(gzip(changelog.as_bytes())),
             config: false,
             template: Some("deb/changelog.tera".into()),
         });

@@ -23,7 +23,7 @@ fn golden_entries(plan: &wsgi_pack::render::PackagePlan) -> Vec<(String, String)
                 .unwrap();
             s
         } else {
-            String::from_utf8(f.content.clone()).unwrap()
+            String::from_utf8(f.content.to_vec()).unwrap()
         };
         let name = f.path.trim_start_matches('/').replace('/', "__");
         v.push((

@@ -226,7 +226,7 @@ fn units_pass_systemd_analyze_verify() {
     let mut n = 0;
     for p in &plans {
         for f in p.files.iter().filter(|f| f.path.ends_with(".service")) {
-            let text = String::from_utf8(f.content.clone()).unwrap();
+            let text = String::from_utf8(f.content.to_vec()).unwrap();
             let exec = text
                 .lines()
                 .find_map(|l| l.strip_prefix("ExecStart="))
@@ -269,7 +269,7 @@ fn nginx_snippets_pass_nginx_t() {
             let t = tempfile::tempdir().unwrap();
             let prefix = t.path();
             std::fs::copy("/etc/nginx/uwsgi_params", prefix.join("uwsgi_params")).unwrap();
-            std::fs::write(prefix.join("site.conf"), &f.content).unwrap();
+            std::fs::write(prefix.join("site.conf"), f.content.as_slice()).unwrap();
             let conf = format!(
                 "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{\n access_log off;\n client_body_temp_path {p}/body;\n proxy_temp_path {p}/proxy;\n fastcgi_temp_path {p}/fcgi;\n uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n include {p}/site.conf;\n}}\n",
                 p = prefix.display()

@@ -515,7 +515,7 @@ pub fn load_family(root: &Path, rel: &Path) -> Result<Family> {
                 "archive.compression",
                 &raw.archive.compression,
                 format!(
-                    "unsupported compression `{}` for {} (deb: xz:6, xz:1, gzip:1; rpm: zstd:1..22, gzip:1..9)",
+                    "unsupported compression `{}` for {} (deb: xz:0..9, gzip:1..9; rpm: zstd:1..22, gzip:1..9)",
                     raw.archive.compression.get_ref(),
                     format.extension()
                 ),

@@ -100,7 +100,7 @@ pub fn write(pkg: &PackagePlan, out: &Path) -> Result<()> {
         if f.path.starts_with("/usr/share/man/") || f.path.starts_with("/usr/share/doc/") {
             o = o.doc();
         }
-        b.with_file_contents(f.content.clone(), o)
+        b.with_file_contents(f.content.to_vec(), o)
             .map_err(|e| rpm_err(pkg, e))?;
     }
     for d in &pkg.depends {
