@@ -41,7 +41,7 @@ pub enum RepoError {
     #[error("signing {what}: {reason}")]
     Sign { what: String, reason: String },
     /// Another publish holds the repository lock.
-    #[error("{path}: another publish is running (lock held)")]
+    #[error("{path}: another publish is running (lock held for 5 s)")]
     Locked { path: PathBuf },
     /// A repository option is invalid (suite, component, architecture, keep count).
     #[error("{field}: {reason}")]

@@ -102,7 +102,14 @@ pub struct Lock {
 }
 
 impl Lock {
-    /// Takes the publish lock of `repo`, failing at once if another publish holds it.
+    /// How long a publish waits for another one to finish before it gives up. Not zero:
+    /// a child that another thread of this process forked (and that has not exec'ed yet)
+    /// briefly shares the lock's open file, so a publish right after the previous one
+    /// could find the lock still held for a moment (seen under load in tests/repo_mirror.rs).
+    pub const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// Takes the publish lock of `repo`, waiting at most [`Lock::WAIT`] if another
+    /// publish holds it.
     pub fn take(repo: &Path) -> Result<Lock, RepoError> {
         use std::os::fd::AsRawFd;
         let state = repo.join(".wsgi-pack");
@@ -114,16 +121,23 @@ impl Lock {
             .write(true)
             .open(&path)
             .map_err(|e| RepoError::io(&path, "opening", e))?;
-        // SAFETY: flock on a file descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        let deadline = std::time::Instant::now() + Self::WAIT;
+        loop {
+            // SAFETY: flock on a file descriptor we own; no memory is involved.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(Lock { _file: file });
+            }
             let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(RepoError::io(&path, "locking", err));
+            }
+            if std::time::Instant::now() >= deadline {
                 return Err(RepoError::Locked { path });
             }
-            return Err(RepoError::io(&path, "locking", err));
+            // flock has no timeout: poll (a publish takes seconds at most).
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Ok(Lock { _file: file })
     }
 }
 
