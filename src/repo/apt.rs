@@ -908,6 +908,9 @@ fn commit(plan: &mut AptPlan, signer: Option<&Signer>) -> Result<(), RepoError> 
     };
     // Hard links unless --copy (ARCHITECTURE.md, "Pool files: hard links"): the pool
     // file is never rewritten, and a changed one is refused by the next publish (step 1).
+    // Sequential: most of the time is the kernel allocating the inodes of the new
+    // pool/<c>/<p>/<source>/ directories, and two threads doing it contend (measured:
+    // same wall time, twice the system time).
     for (src, dest, id) in to_copy {
         super::place_package(src, dest, *id, opts.copy)?;
         rollback.files.push(dest.clone());

@@ -834,14 +834,27 @@ fn check_incoming(
         }
         data = buf;
     }
-    let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
-        bad(
-            path,
-            format!("not a readable rpm (corrupt or truncated): {e}"),
-        )
-    })?;
-    pkg.verify_digests()
-        .map_err(|e| bad(path, format!("corrupt or truncated (digest check): {e}")))?;
+    // The common case (header digests and the payload's SHA-256 match) is checked on
+    // `data` in place; anything else goes through the rpm crate's full parse and checks
+    // (which copy the payload and hash it once per digest tag) for the same verdict and
+    // its error message.
+    let mut pkg = match digests_ok_in_place(&data) {
+        Some(metadata) => ::rpm::Package {
+            metadata,
+            payload: Vec::new(), // not needed: signing covers the header only
+        },
+        None => {
+            let pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
+                bad(
+                    path,
+                    format!("not a readable rpm (corrupt or truncated): {e}"),
+                )
+            })?;
+            pkg.verify_digests()
+                .map_err(|e| bad(path, format!("corrupt or truncated (digest check): {e}")))?;
+            pkg
+        }
+    };
     let old_header_offset = pkg.metadata.get_package_segment_offsets().header as usize;
     let m = &pkg.metadata;
     let text = |what: &str, r: Result<&str, ::rpm::Error>| {
@@ -965,6 +978,32 @@ fn check_incoming(
         meta: Some(pkg.metadata),
         fast_verified,
     })
+}
+
+/// The rpm's metadata if its header digests verify and its payload (in `data`, not
+/// copied) has the SHA-256 its header records, with no other payload digest present
+/// (v6 packages' SHA-512/SHA3-256: the caller's full check handles those). None means
+/// "not decided here", never "bad".
+fn digests_ok_in_place(data: &[u8]) -> Option<::rpm::PackageMetadata> {
+    let m = ::rpm::PackageMetadata::parse(&mut std::io::Cursor::new(data)).ok()?;
+    let report = m.check_digests().ok()?;
+    if !report.has_header_digest() || report.result().is_err() {
+        return None;
+    }
+    for other in [
+        IndexTag::RPMTAG_PAYLOAD_SHA512,
+        IndexTag::RPMTAG_PAYLOAD_SHA3_256,
+    ] {
+        if m.header.entry_is_present(other) {
+            return None;
+        }
+    }
+    let want = m
+        .header
+        .get_entry_data_as_string(IndexTag::RPMTAG_PAYLOADSHA256)
+        .ok()?;
+    let payload = data.get(m.get_package_segment_offsets().payload as usize..)?;
+    (sha256_hex(payload) == want).then_some(m)
 }
 
 /// Whether `packet` (one OpenPGP signature packet from an rpm's signature header) is a
