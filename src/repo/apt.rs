@@ -866,6 +866,41 @@ pub fn prepare(
 }
 
 impl AptPlan {
+    /// Creates the pool directories the new .debs go to (nothing else) and returns the
+    /// ones it created, deepest last, for `remove_dirs` if the publish is abandoned. Run
+    /// by `repo::publish` beside the rpm-md side: creating 2000 directories is kernel
+    /// time (inode allocation) that overlaps with the rpm side's hashing.
+    pub fn make_pool_dirs(&self) -> Vec<PathBuf> {
+        let mut created = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (_, dest, _) in &self.to_copy {
+            let Some(dir) = dest.parent() else { continue };
+            if !seen.insert(dir.to_path_buf()) {
+                continue;
+            }
+            let mut missing: Vec<&Path> = dir
+                .ancestors()
+                .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+                .collect();
+            missing.reverse();
+            for d in missing {
+                if std::fs::create_dir(d).is_ok() {
+                    created.push(d.to_path_buf());
+                }
+            }
+        }
+        created
+    }
+}
+
+/// Removes directories made by `make_pool_dirs` (deepest first; only empty ones go).
+pub fn remove_dirs(dirs: &[PathBuf]) {
+    for d in dirs.iter().rev() {
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+impl AptPlan {
     /// Phase two of `publish`: pool files, a new generation, the switch.
     pub fn commit(mut self, signer: Option<&Signer>) -> Result<AptReport, RepoError> {
         commit(&mut self, signer)?;

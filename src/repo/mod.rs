@@ -119,16 +119,27 @@ impl Lock {
             .write(true)
             .open(&path)
             .map_err(|e| RepoError::io(&path, "opening", e))?;
-        // SAFETY: flock on a file descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        // A flock belongs to the open file description, and a child forked by any thread
+        // of this process (e.g. a library user's `Command`) shares the previous
+        // publish's description until its exec closes it: a lock that is busy is
+        // tried again for a short while (polled, 0.5 s deadline) before "another
+        // publish is running" (seen in tests/repo_mirror.rs once publishes got fast).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        loop {
+            // SAFETY: flock on a file descriptor we own; no memory is involved.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(Lock { _file: file });
+            }
             let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(RepoError::io(&path, "locking", err));
+            }
+            if std::time::Instant::now() >= deadline {
                 return Err(RepoError::Locked { path });
             }
-            return Err(RepoError::io(&path, "locking", err));
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        Ok(Lock { _file: file })
     }
 }
 
@@ -173,19 +184,37 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
         )?)
     };
     span.end("apt: debs read and checked");
-    let rpm = if rpms.is_empty() {
-        RpmReport::default()
-    } else {
-        rpmmd::publish(
-            &opts.repo.join("rpm"),
-            &rpms,
-            signer.as_ref(),
-            &RpmRepoOptions {
-                keep_versions: opts.keep_versions,
-                keep_generations: opts.keep_generations,
-                copy: opts.copy,
-            },
-        )?
+    // The apt side's pool directories are made while the rpm-md side is checked and
+    // published (and removed again if it fails): both mostly wait on different things.
+    let (rpm, made_dirs) = std::thread::scope(|scope| {
+        let dirs = scope.spawn(|| {
+            apt_plan
+                .as_ref()
+                .map(|p| p.make_pool_dirs())
+                .unwrap_or_default()
+        });
+        let rpm = if rpms.is_empty() {
+            Ok(RpmReport::default())
+        } else {
+            rpmmd::publish(
+                &opts.repo.join("rpm"),
+                &rpms,
+                signer.as_ref(),
+                &RpmRepoOptions {
+                    keep_versions: opts.keep_versions,
+                    keep_generations: opts.keep_generations,
+                    copy: opts.copy,
+                },
+            )
+        };
+        (rpm, dirs.join().unwrap_or_default())
+    });
+    let rpm = match rpm {
+        Ok(r) => r,
+        Err(e) => {
+            apt::remove_dirs(&made_dirs);
+            return Err(e);
+        }
     };
     span.end("rpm-md: published");
     let apt = match apt_plan {
