@@ -83,6 +83,10 @@ pub enum Command {
         /// Publish without signatures (clients then need trusted=yes / gpgcheck=0).
         #[arg(long, conflicts_with = "key")]
         unsigned: bool,
+        /// Copy packages into the repository instead of hard-linking them (use it when
+        /// a tool may rewrite the input files in place; see ARCHITECTURE.md).
+        #[arg(long)]
+        copy: bool,
         /// Versions kept per package and architecture.
         #[arg(long, default_value_t = 3)]
         keep: usize,

@@ -73,6 +73,7 @@ fn run(cli: Cli) -> Result<()> {
             key,
             passphrase_env,
             unsigned,
+            copy,
             keep,
             keep_generations,
         } => {
@@ -101,6 +102,7 @@ fn run(cli: Cli) -> Result<()> {
                 passphrase_env,
                 keep_versions: keep,
                 keep_generations,
+                copy,
                 ..Default::default()
             };
             opts.apt.suite = suite;

@@ -24,6 +24,7 @@ fn opts(keep_versions: usize, keep_generations: usize) -> RpmRepoOptions {
     RpmRepoOptions {
         keep_versions,
         keep_generations,
+        copy: false,
     }
 }
 
@@ -749,4 +750,102 @@ fn dnf_verifies_repomd_signature_and_lists_the_published_packages() {
         ok && text.lines().any(|l| l.trim() == "nginx"),
         "recommends: {text}"
     );
+}
+
+#[test]
+fn rpms_signed_by_the_repository_key_are_linked_as_they_are_and_a_rewrite_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let work = tmp();
+    let input = work.path().join("in");
+    let s = signer();
+    // Signed by the repository key elsewhere (as a pipeline that signs at build time).
+    let pre = work.path().join("pre/rpm");
+    let unsigned = build_rpm(&input.join("a"), &feature_spec("linkpkg", 1, "linked"));
+    rpmmd::publish(&pre, std::slice::from_ref(&unsigned), Some(&s), &opts(3, 3)).unwrap();
+    let signed_src = input.join("linkpkg-1.2-1.noarch.rpm");
+    std::fs::copy(
+        pre.join("Packages/noarch/linkpkg-1.2-1.noarch.rpm"),
+        &signed_src,
+    )
+    .unwrap();
+
+    // Published as it is: the same inode (hard link), not a copy or a re-signed file.
+    let repo = work.path().join("repo/rpm");
+    let r = rpmmd::publish(
+        &repo,
+        std::slice::from_ref(&signed_src),
+        Some(&s),
+        &opts(3, 3),
+    )
+    .unwrap();
+    assert_eq!(
+        (r.added.len(), r.linked, r.signatures_verified_fast),
+        (1, 1, 1),
+        "{r:?}"
+    );
+    let dest = repo.join("Packages/noarch/linkpkg-1.2-1.noarch.rpm");
+    let (a, b) = (
+        std::fs::metadata(&signed_src).unwrap(),
+        std::fs::metadata(&dest).unwrap(),
+    );
+    assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "not a hard link");
+
+    // --copy: a separate file with the same bytes.
+    let copied = work.path().join("copied/rpm");
+    let mut o = opts(3, 3);
+    o.copy = true;
+    rpmmd::publish(&copied, std::slice::from_ref(&signed_src), Some(&s), &o).unwrap();
+    let c = std::fs::metadata(copied.join("Packages/noarch/linkpkg-1.2-1.noarch.rpm")).unwrap();
+    assert_ne!(c.ino(), a.ino(), "--copy linked");
+    assert_eq!(
+        std::fs::read(copied.join("Packages/noarch/linkpkg-1.2-1.noarch.rpm")).unwrap(),
+        std::fs::read(&signed_src).unwrap()
+    );
+
+    // An unsigned input is signed on the way in: a new file whose tail (main header and
+    // payload) is the input's.
+    let un_repo = work.path().join("un/rpm");
+    rpmmd::publish(
+        &un_repo,
+        std::slice::from_ref(&unsigned),
+        Some(&s),
+        &opts(3, 3),
+    )
+    .unwrap();
+    let out = std::fs::read(un_repo.join("Packages/noarch/linkpkg-1.2-1.noarch.rpm")).unwrap();
+    let inp = std::fs::read(&unsigned).unwrap();
+    assert_ne!(out, inp);
+    // (rpmbuild reserves ~4 KiB in the signature header; header + payload are smaller.)
+    let tail = inp.len() - 1024;
+    let common = out
+        .iter()
+        .rev()
+        .zip(inp.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        out.ends_with(&inp[tail..]),
+        "payload not carried over: in {} out {} common tail {common}",
+        inp.len(),
+        out.len()
+    );
+
+    // The linked source rewritten in place with another build of the same NEVRA: the
+    // next publish refuses, naming the pool file.
+    let other = build_rpm(&input.join("b"), &feature_spec("linkpkg", 1, "rewritten"));
+    let other_signed = work.path().join("pre2/rpm");
+    rpmmd::publish(
+        &other_signed,
+        std::slice::from_ref(&other),
+        Some(&s),
+        &opts(3, 3),
+    )
+    .unwrap();
+    let bytes =
+        std::fs::read(other_signed.join("Packages/noarch/linkpkg-1.2-1.noarch.rpm")).unwrap();
+    std::fs::write(&signed_src, &bytes).unwrap(); // truncates and rewrites the inode
+    let err = rpmmd::publish(&repo, &[], Some(&s), &opts(3, 3)).expect_err("rewrite accepted");
+    let msg = err.to_string();
+    assert!(msg.contains("changed since it was published"), "{msg}");
+    assert!(msg.contains(&dest.display().to_string()), "{msg}");
 }

@@ -7,6 +7,11 @@
 #   + xz + by-hash copies + apt-ftparchive release + gpg --clearsign/--detach-sign, and
 #   createrepo_c (--update) + gpg --detach-sign of repomd.xml; and
 #   reprepro includedeb (apt side only, signs with gpg).
+# The rpm inputs are signed by the repository key, as a pipeline that signs at build
+# time (rpmsign, or the rpm crate's signer) hands them over; wsgi-pack verifies each
+# signature and publishes such rpms as they are, the anchor (createrepo_c) checks none.
+# Both sides leave the package files where they are: wsgi-pack hard-links them into its
+# pool (timed), the anchor's staging hard-links them (untimed).
 # Interleaved runs; medians, min-max, ratios wsgi-pack / anchor.
 #   usage: bash bench/repo/run.sh [RUNS] [N]        (default 5 runs, 2000 packages)
 # Installs createrepo-c, reprepro, apt-utils, xz-utils and gnupg with apt-get if missing

@@ -36,6 +36,9 @@ pub struct PublishOptions {
     pub keep_versions: usize,
     /// Metadata generations kept (both repositories).
     pub keep_generations: usize,
+    /// Copy package files into the pool instead of hard-linking them (see
+    /// ARCHITECTURE.md, "Pool files: hard links").
+    pub copy: bool,
 }
 
 impl Default for PublishOptions {
@@ -53,9 +56,11 @@ impl Default for PublishOptions {
                 label: "wsgi-pack".into(),
                 keep_versions: 3,
                 keep_generations: 5,
+                copy: false,
             },
             keep_versions: 3,
             keep_generations: 5,
+            copy: false,
         }
     }
 }
@@ -145,10 +150,12 @@ impl Lock {
 /// The key is loaded (and its passphrase tried) and every package read before anything
 /// is written; a failure leaves the published tree unchanged.
 pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishReport, RepoError> {
+    let mut span = Span::start();
     let signer = match &opts.key {
         Some(key) => Some(Signer::from_file(key, opts.passphrase_env.as_deref())?),
         None => None,
     };
+    span.end("key loaded");
     let _lock = Lock::take(&opts.repo)?;
     let debs: Vec<PathBuf> = packages
         .iter()
@@ -164,6 +171,7 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
     let mut apt_opts = opts.apt.clone();
     apt_opts.keep_versions = opts.keep_versions;
     apt_opts.keep_generations = opts.keep_generations;
+    apt_opts.copy = opts.copy;
     // A side without new packages is left alone (no new generation for mirrors to fetch).
     // Order: the apt side is checked (nothing written), then the rpm-md side is checked
     // and published, then the apt side is written: bad input on either side leaves both
@@ -178,23 +186,45 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
             &apt_opts,
         )?)
     };
-    let rpm = if rpms.is_empty() {
-        RpmReport::default()
-    } else {
-        rpmmd::publish(
-            &opts.repo.join("rpm"),
-            &rpms,
-            signer.as_ref(),
-            &RpmRepoOptions {
-                keep_versions: opts.keep_versions,
-                keep_generations: opts.keep_generations,
-            },
-        )?
+    span.end("apt: debs read and checked");
+    // The apt side's pool directories are made while the rpm-md side is checked and
+    // published (and removed again if it fails): both mostly wait on different things.
+    let (rpm, made_dirs) = std::thread::scope(|scope| {
+        let dirs = scope.spawn(|| {
+            apt_plan
+                .as_ref()
+                .map(|p| p.make_pool_dirs())
+                .unwrap_or_default()
+        });
+        let rpm = if rpms.is_empty() {
+            Ok(RpmReport::default())
+        } else {
+            rpmmd::publish(
+                &opts.repo.join("rpm"),
+                &rpms,
+                signer.as_ref(),
+                &RpmRepoOptions {
+                    keep_versions: opts.keep_versions,
+                    keep_generations: opts.keep_generations,
+                    copy: opts.copy,
+                },
+            )
+        };
+        (rpm, dirs.join().unwrap_or_default())
+    });
+    let rpm = match rpm {
+        Ok(r) => r,
+        Err(e) => {
+            apt::remove_dirs(&made_dirs);
+            return Err(e);
+        }
     };
+    span.end("rpm-md: published");
     let apt = match apt_plan {
         Some(plan) => plan.commit(signer.as_ref())?,
         None => AptReport::default(),
     };
+    span.end("apt: pool and metadata written");
     if let Some(signer) = &signer {
         let key_path = opts.repo.join("wsgi-pack.asc");
         let armored = signer.public_key_armored()?;
@@ -203,4 +233,98 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
         }
     }
     Ok(PublishReport { apt, rpm })
+}
+
+/// Timing spans of a publish, printed to stderr when `WSGI_PACK_TIMINGS` is set (used to
+/// profile the phases; off by default).
+pub(crate) struct Span {
+    on: bool,
+    t: std::time::Instant,
+}
+
+impl Span {
+    pub(crate) fn start() -> Span {
+        Span {
+            on: std::env::var_os("WSGI_PACK_TIMINGS").is_some(),
+            t: std::time::Instant::now(),
+        }
+    }
+    pub(crate) fn end(&mut self, what: &str) {
+        if self.on {
+            eprintln!("timing: {:>8.3} s  {what}", self.t.elapsed().as_secs_f64());
+            self.t = std::time::Instant::now();
+        }
+    }
+}
+
+/// What identifies the contents of a package file as it was checked: a file replaced
+/// (other inode) or rewritten (other size or mtime) since then differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl FileId {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: index::mtime_ns(meta),
+        }
+    }
+}
+
+/// Puts the package file `src` (identified by `id` when it was checked) at `dest`
+/// through a temporary name in `dest`'s directory and a rename: a hard link unless
+/// `copy` (or the link fails: another file system, a file system without links), else
+/// a copy (`std::fs::copy`: `copy_file_range`). Returns whether it linked. A source that
+/// is no longer the file that was checked (replaced or rewritten in between) is an
+/// error and leaves nothing at `dest`.
+pub(crate) fn place_package(
+    src: &Path,
+    dest: &Path,
+    id: FileId,
+    copy: bool,
+) -> Result<bool, RepoError> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| RepoError::io(dir, "creating", e))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        dest.file_name().and_then(|n| n.to_str()).unwrap_or("pkg"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    // A source that is not world-readable is copied (the copy gets 0644): a link shares
+    // the mode, and the web server and mirrors must be able to read the pool.
+    let readable = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(src).is_ok_and(|m| m.permissions().mode() & 0o444 == 0o444)
+    };
+    let linked = !copy && readable && std::fs::hard_link(src, &tmp).is_ok();
+    if !linked {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::copy(src, &tmp).map_err(|e| RepoError::io(&tmp, "copying", e))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| RepoError::io(&tmp, "setting the mode of", e))?;
+    }
+    // The link is the checked file (same inode, size, mtime); the copy's source still is.
+    let now = std::fs::metadata(if linked { &tmp } else { src })
+        .map(|m| FileId::of(&m))
+        .map_err(|e| RepoError::io(src, "reading", e))?;
+    let copied_len = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(u64::MAX);
+    if now != id || copied_len != id.size {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(RepoError::io(
+            src,
+            "publishing",
+            std::io::Error::other("the file changed while it was published"),
+        ));
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| RepoError::io(dest, "renaming into place", e))?;
+    Ok(linked)
 }

@@ -45,6 +45,8 @@ pub struct RpmRepoOptions {
     /// repodata generations kept (mirror safety); also how many publishes a package
     /// dropped by `keep_versions` stays on disk.
     pub keep_generations: usize,
+    /// Copy rpms published as they are into `Packages/` instead of hard-linking them.
+    pub copy: bool,
 }
 
 /// What an rpm-md publish did.
@@ -66,6 +68,11 @@ pub struct RpmReport {
     pub revision: u64,
     /// The generation directory `repodata` now points at.
     pub repodata: PathBuf,
+    /// New rpms already signed by the repository key whose signature was verified by
+    /// the fast path (ring), not the rpm crate's verifier.
+    pub signatures_verified_fast: usize,
+    /// New rpms hard-linked into `Packages/` (the rest were copied or signed here).
+    pub linked: usize,
 }
 
 const PACKAGES_DIR: &str = "Packages";
@@ -674,11 +681,29 @@ fn describe(
     })
 }
 
+/// How a new rpm gets into `Packages/`.
+enum Placement {
+    /// Published as it is (already signed by the repository key, or no key): a hard
+    /// link to (or a copy of) the checked file.
+    AsIs,
+    /// Signed here: `head` (lead and the new signature header) followed by the source's
+    /// bytes from `rest_from` on (its main header and payload, unchanged), copied by the
+    /// kernel (`copy_file_range`), not through this process.
+    Signed { head: Vec<u8>, rest_from: u64 },
+}
+
 /// A new rpm, checked and (if a signer is given) signed in memory, not yet written.
 struct Incoming {
     source: PathBuf,
-    /// The bytes to write (signed).
-    bytes: Vec<u8>,
+    /// The source as it was checked.
+    id: Option<super::FileId>,
+    placement: Placement,
+    /// SHA-256 of the file as it will be published (computed while checking).
+    sha256: String,
+    /// Its metadata (signature header as published); None for an input already published.
+    meta: Option<::rpm::PackageMetadata>,
+    /// Its signature was verified by `rsa_header_signature_ok`.
+    fast_verified: bool,
     name: String,
     epoch: u32,
     version: String,
@@ -746,7 +771,11 @@ fn already_known(
     };
     let inc = Incoming {
         source: path.to_path_buf(),
-        bytes: Vec::new(),
+        id: None,
+        placement: Placement::AsIs,
+        sha256: String::new(),
+        meta: None,
+        fast_verified: false,
         name: name.to_owned(),
         epoch: m.get_epoch().unwrap_or(0),
         version: version.to_owned(),
@@ -762,12 +791,15 @@ fn already_known(
 struct RpmKeys {
     signer: ::rpm::signature::pgp::Signer,
     verifier: ::rpm::signature::pgp::Verifier,
+    /// The key's RSA modulus and exponent, for `rsa_header_signature_ok`.
+    rsa: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl RpmKeys {
     fn new(signer: &Signer) -> Result<RpmKeys, RepoError> {
         Ok(RpmKeys {
             signer: signer.rpm_signer()?,
+            rsa: signer.rsa_public(),
             verifier: ::rpm::signature::pgp::Verifier::from_asc(&signer.public_key_armored()?)
                 .map_err(|e| RepoError::Sign {
                     what: "the repository's public key".into(),
@@ -786,15 +818,44 @@ fn check_incoming(
     if let Some(inc) = already_known(path, known)? {
         return Ok(inc);
     }
-    let data = std::fs::read(path).map_err(|e| RepoError::io(path, "reading", e))?;
-    let mut pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
-        bad(
-            path,
-            format!("not a readable rpm (corrupt or truncated): {e}"),
-        )
-    })?;
-    pkg.verify_digests()
-        .map_err(|e| bad(path, format!("corrupt or truncated (digest check): {e}")))?;
+    let data;
+    let id;
+    {
+        let mut f = std::fs::File::open(path).map_err(|e| RepoError::io(path, "reading", e))?;
+        let meta = f
+            .metadata()
+            .map_err(|e| RepoError::io(path, "reading", e))?;
+        id = super::FileId::of(&meta);
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut buf)
+            .map_err(|e| RepoError::io(path, "reading", e))?;
+        if buf.len() as u64 != meta.len() {
+            return Err(bad(path, "the file changed while it was read"));
+        }
+        data = buf;
+    }
+    // The common case (header digests and the payload's SHA-256 match) is checked on
+    // `data` in place; anything else goes through the rpm crate's full parse and checks
+    // (which copy the payload and hash it once per digest tag) for the same verdict and
+    // its error message.
+    let mut pkg = match digests_ok_in_place(&data) {
+        Some(metadata) => ::rpm::Package {
+            metadata,
+            payload: Vec::new(), // not needed: signing covers the header only
+        },
+        None => {
+            let pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
+                bad(
+                    path,
+                    format!("not a readable rpm (corrupt or truncated): {e}"),
+                )
+            })?;
+            pkg.verify_digests()
+                .map_err(|e| bad(path, format!("corrupt or truncated (digest check): {e}")))?;
+            pkg
+        }
+    };
+    let old_header_offset = pkg.metadata.get_package_segment_offsets().header as usize;
     let m = &pkg.metadata;
     let text = |what: &str, r: Result<&str, ::rpm::Error>| {
         r.map(str::to_owned)
@@ -824,56 +885,214 @@ fn check_incoming(
             format!("header field ARCH {arch:?} is not usable"),
         ));
     }
-    let header_sha256 = sha256_hex(
-        &m.header_bytes()
-            .map_err(|e| bad(path, format!("header: {e}")))?,
-    );
+    let header_bytes = m
+        .header_bytes()
+        .map_err(|e| bad(path, format!("header: {e}")))?;
+    let header_sha256 = sha256_hex(&header_bytes);
     let existing = pkg
         .metadata
         .signatures()
         .map_err(|e| bad(path, format!("signature header: {e}")))?;
-    let mut bytes = data;
+    let mut placement = Placement::AsIs;
+    let mut fast_verified = false;
     if let Some(keys) = keys {
         if existing.is_empty() && !sign {
             // `check`: it would be signed; nothing to verify.
         } else if existing.is_empty() {
+            // A v4 signature covers the main header only: sign it, then the new file is
+            // the new lead + signature header and the original header + payload.
             pkg.sign(&keys.signer).map_err(|e| RepoError::Sign {
                 what: path.display().to_string(),
                 reason: e.to_string(),
             })?;
-            bytes = Vec::with_capacity(bytes.len() + 1024);
-            pkg.write(&mut bytes).map_err(|e| {
+            let header = pkg
+                .metadata
+                .header_bytes()
+                .map_err(|e| bad(path, format!("header: {e}")))?;
+            let mut head = Vec::with_capacity(8192);
+            pkg.metadata.write(&mut head).map_err(|e| {
                 RepoError::io(path, "serialising the signed rpm", std::io::Error::other(e))
             })?;
-        } else {
-            if pkg.verify_signature(&keys.verifier).is_err() {
-                let key = existing
-                    .iter()
-                    .filter_map(|s| s.fingerprint().or(s.key_id()).map(str::to_owned))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(RepoError::ForeignSignature {
-                    path: path.to_path_buf(),
-                    key: if key.is_empty() {
-                        "unknown key".into()
-                    } else {
-                        format!("key {key}")
-                    },
-                });
+            head.truncate(head.len() - header.len());
+            // Where the main header starts in the source: after its lead and old
+            // signature header (the parse above read them from `data`).
+            let src_header = old_header_offset;
+            if data.get(src_header..src_header + header.len()) != Some(header.as_slice()) {
+                return Err(bad(
+                    path,
+                    "main header does not serialise to its own bytes (cannot sign it)",
+                ));
             }
+            placement = Placement::Signed {
+                head,
+                rest_from: src_header as u64,
+            };
+        } else if {
+            fast_verified = keys.rsa.as_ref().is_some_and(|(n, e)| {
+                pkg.metadata.raw_signatures().is_ok_and(|sigs| {
+                    sigs.iter()
+                        .any(|sig| rsa_header_signature_ok(&header_bytes, sig, n, e))
+                })
+            });
+            !fast_verified
+        } && pkg.metadata.verify_signature(&keys.verifier).is_err()
+        {
+            // Header-only (v4) signatures; the payload digest was checked above.
+            let key = existing
+                .iter()
+                .filter_map(|s| s.fingerprint().or(s.key_id()).map(str::to_owned))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(RepoError::ForeignSignature {
+                path: path.to_path_buf(),
+                key: if key.is_empty() {
+                    "unknown key".into()
+                } else {
+                    format!("key {key}")
+                },
+            });
         }
     }
+    let sha256 = match &placement {
+        Placement::AsIs => sha256_hex(&data),
+        Placement::Signed { head, rest_from } => {
+            let mut h = Sha256::new();
+            h.update(head);
+            h.update(&data[*rest_from as usize..]);
+            hex::encode(h.finalize())
+        }
+    };
+    drop(data);
     let m = &pkg.metadata;
     Ok(Incoming {
         source: path.to_path_buf(),
-        bytes,
+        id: Some(id),
+        placement,
+        sha256,
         name: m.get_name().unwrap_or_default().to_owned(),
         epoch: m.get_epoch().unwrap_or(0),
         version: m.get_version().unwrap_or_default().to_owned(),
         release: m.get_release().unwrap_or_default().to_owned(),
         arch,
         header_sha256,
+        meta: Some(pkg.metadata),
+        fast_verified,
     })
+}
+
+/// The rpm's metadata if its header digests verify and its payload (in `data`, not
+/// copied) has the SHA-256 its header records, with no other payload digest present
+/// (v6 packages' SHA-512/SHA3-256: the caller's full check handles those). None means
+/// "not decided here", never "bad".
+fn digests_ok_in_place(data: &[u8]) -> Option<::rpm::PackageMetadata> {
+    let m = ::rpm::PackageMetadata::parse(&mut std::io::Cursor::new(data)).ok()?;
+    let report = m.check_digests().ok()?;
+    if !report.has_header_digest() || report.result().is_err() {
+        return None;
+    }
+    for other in [
+        IndexTag::RPMTAG_PAYLOAD_SHA512,
+        IndexTag::RPMTAG_PAYLOAD_SHA3_256,
+    ] {
+        if m.header.entry_is_present(other) {
+            return None;
+        }
+    }
+    let want = m
+        .header
+        .get_entry_data_as_string(IndexTag::RPMTAG_PAYLOADSHA256)
+        .ok()?;
+    let payload = data.get(m.get_package_segment_offsets().payload as usize..)?;
+    (sha256_hex(payload) == want).then_some(m)
+}
+
+/// Whether `packet` (one OpenPGP signature packet from an rpm's signature header) is a
+/// valid v4 RSA binary-document signature over `header` (the rpm's main header) by the
+/// RSA key (`n`, `e`), checked with ring. The message RSA signs is OpenPGP's: the data,
+/// the hashed part of the packet (version .. hashed subpackets) and the v4 trailer
+/// (0x04 0xFF, that part's length). Anything else (other versions, algorithms, packet
+/// forms) returns false and the caller falls back to the rpm crate's full verifier, so
+/// this only decides the common case faster (0.03 ms instead of 0.45 ms per rpm); a
+/// false result is never a refusal by itself.
+fn rsa_header_signature_ok(header: &[u8], packet: &[u8], n: &[u8], e: &[u8]) -> bool {
+    use ring::signature as rs;
+    let Some(&b0) = packet.first() else {
+        return false;
+    };
+    if b0 & 0x80 == 0 {
+        return false;
+    }
+    let be = |b: &[u8]| b.iter().fold(0usize, |a, &x| (a << 8) | x as usize);
+    let (tag, len, hdr) = if b0 & 0x40 != 0 {
+        let Some(&l1) = packet.get(1) else {
+            return false;
+        };
+        match l1 {
+            0..=191 => (b0 & 0x3f, l1 as usize, 2),
+            192..=223 => match packet.get(2) {
+                Some(&l2) => (b0 & 0x3f, ((l1 as usize - 192) << 8) + l2 as usize + 192, 3),
+                None => return false,
+            },
+            255 => match packet.get(2..6) {
+                Some(l) => (b0 & 0x3f, be(l), 6),
+                None => return false,
+            },
+            _ => return false, // partial lengths
+        }
+    } else {
+        let n_len = match b0 & 3 {
+            0 => 1,
+            1 => 2,
+            2 => 4,
+            _ => return false,
+        };
+        match packet.get(1..1 + n_len) {
+            Some(l) => ((b0 >> 2) & 0x0f, be(l), 1 + n_len),
+            None => return false,
+        }
+    };
+    let Some(body) = packet.get(hdr..hdr + len) else {
+        return false;
+    };
+    // v4, binary document (0x00), RSA (1), hash algorithm.
+    if tag != 2 || body.len() < 6 || body[0] != 4 || body[1] != 0 || body[2] != 1 {
+        return false;
+    }
+    let params = match body[3] {
+        8 => &rs::RSA_PKCS1_2048_8192_SHA256,
+        9 => &rs::RSA_PKCS1_2048_8192_SHA384,
+        10 => &rs::RSA_PKCS1_2048_8192_SHA512,
+        _ => return false,
+    };
+    let hashed_len = 6 + be(&body[4..6]);
+    let Some(hashed) = body.get(..hashed_len) else {
+        return false;
+    };
+    let Some(unhashed_len) = body.get(hashed_len..hashed_len + 2).map(be) else {
+        return false;
+    };
+    // After the unhashed area: the hash's left 16 bits, then MPI(signature).
+    let at = hashed_len + 2 + unhashed_len + 2;
+    let Some(bits) = body.get(at..at + 2).map(be) else {
+        return false;
+    };
+    let Some(sig) = body.get(at + 2..at + 2 + bits.div_ceil(8)) else {
+        return false;
+    };
+    if sig.len() > n.len() {
+        return false;
+    }
+    // ring takes the signature as long as the modulus: left-pad the MPI.
+    let mut padded = vec![0u8; n.len() - sig.len()];
+    padded.extend_from_slice(sig);
+    let mut message = Vec::with_capacity(header.len() + hashed.len() + 6);
+    message.extend_from_slice(header);
+    message.extend_from_slice(hashed);
+    message.extend_from_slice(&[4, 0xff]);
+    message.extend_from_slice(&(hashed_len as u32).to_be_bytes());
+    rs::RsaPublicKeyComponents { n, e }
+        .verify(params, &message, &padded)
+        .is_ok()
 }
 
 /// Relative `/`-separated paths of the `*.rpm` files under `root/Packages`.
@@ -1054,10 +1273,19 @@ fn prepare(
         let parsed = read_repo_file(rpm_root, &rel)?;
         report.headers_read += 1;
         let mut entry = parsed.entry;
-        // A file rewritten in place keeps its retirement if it is the same package.
-        if let Some(e) = by_path.get(rel.as_str())
-            && e.header_sha256 == entry.header_sha256
-        {
+        // A file rewritten in place keeps its retirement if it is the same package; a
+        // different package under a published path (e.g. its hard-linked source in
+        // dist/ rewritten in place) is refused, as on the apt side.
+        if let Some(e) = by_path.get(rel.as_str()) {
+            if e.header_sha256 != entry.header_sha256 {
+                return Err(bad(
+                    &path,
+                    format!(
+                        "changed since it was published (header sha256 {}, index {}); restore it (was its source in dist/ rewritten in place? publish with --copy)",
+                        entry.header_sha256, e.header_sha256
+                    ),
+                ));
+            }
             entry.retired = e.retired;
         }
         fresh.insert(frag_key(&entry), parsed.fragments);
@@ -1076,7 +1304,9 @@ fn prepare(
         Some(s) if !new_rpms.is_empty() => Some(RpmKeys::new(s)?),
         _ => None,
     };
+    let mut span = super::Span::start();
     let checked = par_map(new_rpms, |p| check_incoming(p, keys.as_ref(), sign, &known));
+    span.end("  rpm-md: new rpms read, digests and signatures checked");
     for (p, inc) in new_rpms.iter().zip(checked) {
         let inc = inc?;
         let same = |e_name: &str, e_epoch: u32, e_ver: &str, e_rel: &str, e_arch: &str| {
@@ -1176,6 +1406,7 @@ pub fn publish(
         mut fresh,
         incoming,
     } = prepare(rpm_root, new_rpms, signer, true)?;
+    let mut span = super::Span::start();
     let mut entries = entries;
     // Nothing new, nothing changed on disk, the current metadata is complete: keep it
     // (no new generation for mirrors to fetch, retention waits for the next change).
@@ -1200,25 +1431,30 @@ pub fn publish(
 
     // 3. Write the new rpms.
     let mut to_sync: Vec<PathBuf> = Vec::new();
-    let written = par_map(&incoming, |inc| -> Result<(PathBuf, Parsed), RepoError> {
-        let rel = format!("{PACKAGES_DIR}/{}/{}", inc.arch, inc.file_name());
-        let dest = rpm_root.join(&rel);
-        write_atomically(&dest, &inc.bytes)?;
-        let meta = std::fs::metadata(&dest).map_err(|e| RepoError::io(&dest, "reading", e))?;
-        let m = ::rpm::PackageMetadata::parse(&mut std::io::Cursor::new(&inc.bytes))
-            .map_err(|e| bad(&dest, format!("re-reading the signed rpm: {e}")))?;
-        let parsed = describe(
-            &dest,
-            &m,
-            &rel,
-            meta.len(),
-            mtime_ns(&meta),
-            &sha256_hex(&inc.bytes),
-        )?;
-        Ok((dest, parsed))
-    });
+    let written = par_map(
+        &incoming,
+        |inc| -> Result<(PathBuf, Parsed, bool), RepoError> {
+            let rel = format!("{PACKAGES_DIR}/{}/{}", inc.arch, inc.file_name());
+            let dest = rpm_root.join(&rel);
+            let (Some(id), Some(m)) = (inc.id, inc.meta.as_ref()) else {
+                return Err(bad(&inc.source, "internal: an unchecked rpm"));
+            };
+            let linked = match &inc.placement {
+                Placement::AsIs => super::place_package(&inc.source, &dest, id, opts.copy)?,
+                Placement::Signed { head, rest_from } => {
+                    write_signed(&inc.source, &dest, id, head, *rest_from)?;
+                    false
+                }
+            };
+            let meta = std::fs::metadata(&dest).map_err(|e| RepoError::io(&dest, "reading", e))?;
+            let parsed = describe(&dest, m, &rel, meta.len(), mtime_ns(&meta), &inc.sha256)?;
+            Ok((dest, parsed, linked))
+        },
+    );
     for (inc, w) in incoming.iter().zip(written) {
-        let (dest, parsed) = w?;
+        let (dest, parsed, linked) = w?;
+        report.linked += usize::from(linked);
+        report.signatures_verified_fast += usize::from(inc.fast_verified);
         if let Some(dir) = dest.parent()
             && !to_sync.iter().any(|p| p == dir)
         {
@@ -1231,6 +1467,7 @@ pub fn publish(
         entries.push(parsed.entry);
     }
 
+    span.end("  rpm-md: new rpms placed");
     // 4. Retention: newest keep_versions per name and arch stay in the metadata.
     if opts.keep_versions > 0 {
         let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
@@ -1309,6 +1546,7 @@ pub fn publish(
     docs[1].push_str("</filelists>\n");
     docs[2].push_str("</otherdata>\n");
 
+    span.end("  rpm-md: documents assembled");
     // 6. A new generation: data files, repomd.xml, its signature and the key.
     let generation = atomic::new_generation(rpm_root, "repodata")?;
     let result = (|| -> Result<(), RepoError> {
@@ -1360,8 +1598,11 @@ pub fn publish(
             to_sync.push(generation.join("repomd.xml.key"));
         }
         to_sync.push(generation.clone());
+        span.end("  rpm-md: generation compressed, written, signed");
         // The new rpms and the whole generation are on disk before the switch.
-        sync_all_parallel(&to_sync)
+        let r = sync_all_parallel(&to_sync);
+        span.end("  rpm-md: fsync");
+        r
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&generation);
@@ -1386,6 +1627,91 @@ pub fn publish(
         .collect();
     save_fragments(&state, &fresh, &alive)?;
     Ok(report)
+}
+
+/// Writes a signed rpm: `head` (lead and new signature header), then the source's bytes
+/// from `rest_from` to its end copied in the kernel (`copy_file_range`), through a
+/// temporary file and a rename. The source must still be the file that was checked.
+fn write_signed(
+    src: &Path,
+    dest: &Path,
+    id: super::FileId,
+    head: &[u8],
+    rest_from: u64,
+) -> Result<(), RepoError> {
+    use std::os::fd::AsRawFd;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| RepoError::io(dir, "creating", e))?;
+    let source = std::fs::File::open(src).map_err(|e| RepoError::io(src, "reading", e))?;
+    let changed = || bad(src, "the file changed while it was published");
+    let same = |f: &std::fs::File| {
+        f.metadata()
+            .map(|m| super::FileId::of(&m) == id)
+            .unwrap_or(false)
+    };
+    if !same(&source) {
+        return Err(changed());
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| RepoError::io(dir, "creating a temporary file in", e))?;
+    tmp.write_all(head)
+        .map_err(|e| RepoError::io(tmp.path(), "writing", e))?;
+    let mut off_in = rest_from as libc::loff_t;
+    let end = id.size as libc::loff_t;
+    let mut via_read = false;
+    while off_in < end {
+        let want = (end - off_in).min(1 << 30) as usize;
+        // SAFETY: two open descriptors we own; the kernel writes at the output file's
+        // position and advances `off_in`; no memory of ours is involved.
+        let n = unsafe {
+            libc::copy_file_range(
+                source.as_raw_fd(),
+                &mut off_in,
+                tmp.as_file().as_raw_fd(),
+                std::ptr::null_mut(),
+                want,
+                0,
+            )
+        };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            // Kernels or file systems without it (or across some mounts): read + write.
+            if matches!(
+                err.raw_os_error(),
+                Some(libc::ENOSYS | libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP)
+            ) {
+                via_read = true;
+                break;
+            }
+            return Err(RepoError::io(tmp.path(), "writing", err));
+        }
+        if n == 0 {
+            return Err(changed());
+        }
+    }
+    if via_read {
+        use std::io::{Seek, SeekFrom};
+        let mut s = &source;
+        s.seek(SeekFrom::Start(off_in as u64))
+            .map_err(|e| RepoError::io(src, "reading", e))?;
+        let copied = std::io::copy(&mut s.take((end - off_in) as u64), tmp.as_file_mut())
+            .map_err(|e| RepoError::io(tmp.path(), "writing", e))?;
+        if copied != (end - off_in) as u64 {
+            return Err(changed());
+        }
+    }
+    if !same(&source) {
+        return Err(changed());
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| RepoError::io(tmp.path(), "setting the mode of", e))?;
+    }
+    tmp.persist(dest)
+        .map_err(|e| RepoError::io(dest, "renaming into place", e.error))?;
+    Ok(())
 }
 
 fn write_file(path: &Path, data: &[u8]) -> Result<(), RepoError> {

@@ -249,6 +249,29 @@ impl Signer {
             .map_err(|e| Self::sign_err("public key export", e))
     }
 
+    /// The signing key's RSA public parameters (modulus, public exponent; big-endian,
+    /// no leading zeros), or None if it is not an RSA key. For `rpmmd`'s fast check of
+    /// rpm header signatures.
+    pub(crate) fn rsa_public(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let params = match &self.key {
+            Key::Primary(k) => k.public_params(),
+            Key::Sub(k) => k.public_params(),
+        };
+        let PublicParams::RSA(rsa) = params else {
+            return None;
+        };
+        // The serialized parameters are MPI(n) || MPI(e): a 2-byte bit count, the bytes.
+        let bytes = pgp::ser::Serialize::to_bytes(rsa).ok()?;
+        let mpi = |b: &[u8]| -> Option<(Vec<u8>, usize)> {
+            let bits = u16::from_be_bytes([*b.first()?, *b.get(1)?]) as usize;
+            let len = bits.div_ceil(8);
+            Some((b.get(2..2 + len)?.to_vec(), 2 + len))
+        };
+        let (n, used) = mpi(&bytes)?;
+        let (e, _) = mpi(&bytes[used..])?;
+        Some((n, e))
+    }
+
     /// A signer for `rpm::Package::sign` (same key, same passphrase).
     pub fn rpm_signer(&self) -> Result<rpm::signature::pgp::Signer, RepoError> {
         let armored = self
