@@ -131,7 +131,7 @@ fn units_pass_systemd_analyze_security_offline() {
     let mut https = 0;
     for p in &plans {
         for f in p.files.iter().filter(|f| f.path.ends_with(".service")) {
-            let text = String::from_utf8(f.content.clone()).unwrap();
+            let text = String::from_utf8(f.content.to_vec()).unwrap();
             let dir = t.path().join(format!("{}-{}", p.family, p.name));
             std::fs::create_dir_all(&dir).unwrap();
             let unit = unit_with_stub(&dir, f.path.rsplit('/').next().unwrap(), &text);
