@@ -10,14 +10,6 @@ use std::time::Instant;
 use common::*;
 use serde_json::Value;
 
-fn stats(port: u16) -> Option<Value> {
-    let mut st = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    st.set_read_timeout(Some(WAIT)).ok()?;
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut st, &mut out).ok()?;
-    Some(serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")))
-}
-
 /// (live workers, cheap slots) from a stats answer.
 fn counts(v: &Value) -> (usize, usize) {
     let w = v["workers"].as_array().unwrap();
@@ -30,23 +22,9 @@ fn counts(v: &Value) -> (usize, usize) {
 }
 
 fn start(dir: &TempDir, extra: &[&str]) -> (Proc, u16, u16) {
-    let (port, sport) = (free_port(), free_port());
-    let addr = format!("127.0.0.1:{port}");
-    let saddr = format!("127.0.0.1:{sport}");
-    let apps = apps_dir().display().to_string();
-    let mut args = vec![
-        "--http-socket",
-        &addr,
-        "--stats",
-        &saddr,
-        "--pythonpath",
-        &apps,
-        "--module",
-        "boom",
-        "--disable-logging",
-    ];
+    let mut args = vec!["--disable-logging"];
     args.extend_from_slice(extra);
-    (start_wsgid(dir, &args), port, sport)
+    start_with_stats(dir, "boom", &args)
 }
 
 #[test]
@@ -70,7 +48,7 @@ fn spare_scales_up_under_load_and_back_down_when_idle() {
         "{}",
         p.log_text()
     );
-    let v = stats(sport).unwrap();
+    let v = stats_json(sport).unwrap();
     assert_eq!(
         v["workers"].as_array().unwrap().len(),
         4,
@@ -88,7 +66,7 @@ fn spare_scales_up_under_load_and_back_down_when_idle() {
         .spawn()
         .expect("wrk");
     let grown = wait_for("more than 1 worker under load", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         let (live, _) = counts(&v);
         (live > 1).then_some(live)
     });
@@ -119,7 +97,7 @@ fn spare_scales_up_under_load_and_back_down_when_idle() {
     // Idle: one worker at a time is stopped, down to `cheaper`.
     let start = Instant::now();
     let v = wait_for("the workers to fall back to 1", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         (counts(&v) == (1, 3)).then_some(v)
     });
     eprintln!("back to 1 worker in {:?}", start.elapsed());
@@ -179,7 +157,7 @@ fn cheaped_slots_with_respawn_max_requests_reload_and_harakiri() {
             .map(|w| w["pid"].as_i64().unwrap())
             .collect()
     };
-    let v = stats(sport).unwrap();
+    let v = stats_json(sport).unwrap();
     assert_eq!(counts(&v), (2, 1), "cheaper-initial = 2: {v}");
     assert_eq!(v["workers"][2]["status"], "cheap", "{v}");
     let before = pids(&v);
@@ -192,7 +170,7 @@ fn cheaped_slots_with_respawn_max_requests_reload_and_harakiri() {
         "(pid: {victim}) ended (killed by signal 9), respawning"
     ));
     let v = wait_for("the respawned worker", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         let now = pids(&v);
         (now.len() == 2 && now.iter().all(|&q| q > 0) && !now.contains(&(victim as i64)))
             .then_some(v)
@@ -205,7 +183,7 @@ fn cheaped_slots_with_respawn_max_requests_reload_and_harakiri() {
         .unwrap();
     p.wait_log("HARAKIRI ON WORKER");
     wait_for("2 workers after harakiri", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         let now = pids(&v);
         (counts(&v) == (2, 1) && now.iter().all(|&q| q > 0)).then_some(())
     });
@@ -220,18 +198,18 @@ fn cheaped_slots_with_respawn_max_requests_reload_and_harakiri() {
     }
     p.wait_log("(exit status 0), respawning");
     wait_for("2 workers after max-requests", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         let now = pids(&v);
         (counts(&v) == (2, 1) && now.iter().all(|&q| q > 0)).then_some(())
     });
 
     // A lazy-apps reload restarts `cheaper-initial` (2) workers with new pids.
-    let v = stats(sport).unwrap();
+    let v = stats_json(sport).unwrap();
     let old = pids(&v);
     p.signal(libc::SIGHUP);
     p.wait_log("SIGHUP: gracefully reloading workers");
     let v = wait_for("2 new workers after SIGHUP", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         let now = pids(&v);
         (now.len() == 2 && now.iter().all(|&q| q > 0 && !old.contains(&q))).then_some(v)
     });
@@ -389,7 +367,7 @@ fn backlog_scales_up_with_the_listen_queue_and_down_when_empty() {
         .unwrap();
     assert!(q > 2, "{line}");
     let up = wait_for("more workers", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         (counts(&v).0 >= 2).then_some(v)
     });
     eprintln!("backlog: {line}; live workers then: {}", counts(&up).0);
@@ -400,7 +378,7 @@ fn backlog_scales_up_with_the_listen_queue_and_down_when_empty() {
     // Queues empty: back to `cheaper` (1 worker), 3 idle cycles per stop.
     let start = Instant::now();
     wait_for("the workers to be cheaped", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         (counts(&v) == (1, 2)).then_some(())
     });
     eprintln!(

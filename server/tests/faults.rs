@@ -13,25 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn start(dir: &TempDir, extra: &[&str]) -> (Proc, u16, u16) {
-    let (port, sport) = (free_port(), free_port());
-    let addr = format!("127.0.0.1:{port}");
-    let saddr = format!("127.0.0.1:{sport}");
-    let apps = apps_dir().display().to_string();
-    let mut args = vec![
-        "--http-socket",
-        &addr,
-        "--stats",
-        &saddr,
-        "--pythonpath",
-        &apps,
-        "--module",
-        "faults",
-    ];
-    args.extend_from_slice(extra);
-    (start_wsgid(dir, &args), port, sport)
-}
-
 fn respawns(sport: u16) -> Vec<i64> {
     stats_json(sport).unwrap()["workers"]
         .as_array()
@@ -44,7 +25,7 @@ fn respawns(sport: u16) -> Vec<i64> {
 #[test]
 fn worker_killed_mid_request_is_respawned_within_a_second() {
     let dir = TempDir::new("fault-kill");
-    let (mut p, port, sport) = start(&dir, &["--processes", "2"]);
+    let (mut p, port, sport) = start_with_stats(&dir, "faults", &["--processes", "2"]);
     let client = std::thread::spawn(move || {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(WAIT)).unwrap();
@@ -96,7 +77,7 @@ fn worker_killed_mid_request_is_respawned_within_a_second() {
 #[test]
 fn app_errors_in_start_response_and_iteration_give_500_and_keep_the_worker() {
     let dir = TempDir::new("fault-app");
-    let (mut p, port, sport) = start(&dir, &["--processes", "1"]);
+    let (mut p, port, sport) = start_with_stats(&dir, "faults", &["--processes", "1"]);
     let pid = http_get(port, "/pid").text();
     for (path, logged) in [
         ("/bad-status", "TypeError: wsgid: status must be a str"),
@@ -124,8 +105,9 @@ fn app_errors_in_start_response_and_iteration_give_500_and_keep_the_worker() {
 #[test]
 fn half_a_request_head_does_not_hold_the_only_worker_past_socket_timeout() {
     let dir = TempDir::new("fault-slow");
-    let (mut p, port, _) = start(
+    let (mut p, port, _) = start_with_stats(
         &dir,
+        "faults",
         &[
             "--processes",
             "1",
@@ -181,7 +163,8 @@ fn malformed_uwsgi_and_http_are_refused_logged_and_survived() {
     let dir = TempDir::new("fault-bad");
     let uport = free_port();
     let uaddr = format!("127.0.0.1:{uport}");
-    let (mut p, port, sport) = start(&dir, &["--processes", "1", "--socket", &uaddr]);
+    let (mut p, port, sport) =
+        start_with_stats(&dir, "faults", &["--processes", "1", "--socket", &uaddr]);
     let pid = http_get(port, "/pid").text();
     // HTTP: bad request lines, bad headers, ambiguous framing, an oversized head.
     let http: &[(&[u8], &str)] = &[

@@ -8,7 +8,6 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use serde_json::Value;
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -41,14 +40,6 @@ fn proc_ids(pid: i64) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
             .collect()
     };
     (field("Uid:"), field("Gid:"), field("Groups:"))
-}
-
-fn stats(port: u16) -> Option<Value> {
-    let mut st = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    st.set_read_timeout(Some(WAIT)).ok()?;
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut st, &mut out).ok()?;
-    serde_json::from_str(&out).ok()
 }
 
 const APP: &str = r#"import os
@@ -123,7 +114,7 @@ fn drops_to_nobody_after_binding() {
     // Master and workers: every uid and gid (real, effective, saved, fs) unprivileged,
     // no supplementary group but nobody's own (initgroups).
     let v = wait_for("stats with 2 worker pids", || {
-        let v = stats(sport)?;
+        let v = stats_json(sport)?;
         let pids: Vec<i64> = v["workers"]
             .as_array()?
             .iter()

@@ -12,26 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// wsgid on an HTTP port with the `faults` app and a stats port: (proc, port, stats).
-fn start(dir: &TempDir, extra: &[&str]) -> (Proc, u16, u16) {
-    let (port, sport) = (free_port(), free_port());
-    let addr = format!("127.0.0.1:{port}");
-    let saddr = format!("127.0.0.1:{sport}");
-    let apps = apps_dir().display().to_string();
-    let mut args = vec![
-        "--http-socket",
-        &addr,
-        "--stats",
-        &saddr,
-        "--pythonpath",
-        &apps,
-        "--module",
-        "faults",
-    ];
-    args.extend_from_slice(extra);
-    (start_wsgid(dir, &args), port, sport)
-}
-
 /// The pid in the app's "SLEEP START <q> pid <pid>" line.
 fn sleeping_pid(p: &mut Proc, q: &str) -> i32 {
     let needle = format!("SLEEP START {q} pid ");
@@ -138,8 +118,9 @@ fn harakiri_through_nginx_gives_502_and_spares_the_other_worker() {
 #[test]
 fn harakiri_graceful_timeout_signals_first_then_kills() {
     let dir = TempDir::new("harakiri-graceful");
-    let (mut p, port, sport) = start(
+    let (mut p, port, sport) = start_with_stats(
         &dir,
+        "faults",
         &[
             "--processes",
             "2",
@@ -197,8 +178,9 @@ fn harakiri_graceful_timeout_signals_first_then_kills() {
 #[test]
 fn max_worker_lifetime_recycles_while_requests_keep_succeeding() {
     let dir = TempDir::new("lifetime");
-    let (mut p, port, sport) = start(
+    let (mut p, port, sport) = start_with_stats(
         &dir,
+        "faults",
         &[
             "--processes",
             "2",
@@ -267,7 +249,11 @@ fn max_worker_lifetime_recycles_while_requests_keep_succeeding() {
 #[test]
 fn reload_on_rss_recycles_a_growing_worker() {
     let dir = TempDir::new("rss");
-    let (mut p, port, sport) = start(&dir, &["--processes", "1", "--reload-on-rss", "80"]);
+    let (mut p, port, sport) = start_with_stats(
+        &dir,
+        "faults",
+        &["--processes", "1", "--reload-on-rss", "80"],
+    );
     let v = stats_json(sport).unwrap();
     let rss0 = v["workers"][0]["rss"].as_u64().unwrap();
     assert!(
@@ -307,7 +293,11 @@ fn reload_on_rss_recycles_a_growing_worker() {
 #[test]
 fn processes_auto_resolves_from_the_machine_and_starts() {
     let dir = TempDir::new("auto");
-    let (mut p, port, sport) = start(&dir, &["--processes", "auto", "--disable-logging"]);
+    let (mut p, port, sport) = start_with_stats(
+        &dir,
+        "faults",
+        &["--processes", "auto", "--disable-logging"],
+    );
     p.wait_log("processes = auto: ");
     let log = p.log_text();
     let line = log

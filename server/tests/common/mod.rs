@@ -445,6 +445,27 @@ pub fn start_nginx(dir: &TempDir, port: u16, server_block: &str) -> Proc {
     p
 }
 
+/// wsgid serving the test app `module` (from `apps_dir()`) on an HTTP port, with a stats
+/// port, plus `extra` arguments: (process, HTTP port, stats port).
+pub fn start_with_stats(dir: &TempDir, module: &str, extra: &[&str]) -> (Proc, u16, u16) {
+    let (port, sport) = (free_port(), free_port());
+    let addr = format!("127.0.0.1:{port}");
+    let saddr = format!("127.0.0.1:{sport}");
+    let apps = apps_dir().display().to_string();
+    let mut args = vec![
+        "--http-socket",
+        &addr,
+        "--stats",
+        &saddr,
+        "--pythonpath",
+        &apps,
+        "--module",
+        module,
+    ];
+    args.extend_from_slice(extra);
+    (start_wsgid(dir, &args), port, sport)
+}
+
 /// The stats JSON served on `127.0.0.1:port` (None while it does not answer).
 pub fn stats_json(port: u16) -> Option<serde_json::Value> {
     let mut st = TcpStream::connect(("127.0.0.1", port)).ok()?;
