@@ -154,6 +154,62 @@ fn exec_with(
     e
 }
 
+/// Before a master re-exec: the launcher's `--check-config` on the (possibly edited) ini,
+/// with the arguments, environment and directory the re-exec would use ([`RELAUNCH`]).
+/// `Err` carries its complaint. Without [`RELAUNCH`] there is nothing to run: `Ok`. A
+/// check that does not finish within 10 s is stopped and does not block the reload.
+fn check_new_config() -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(r) = RELAUNCH.get() else {
+        return Ok(());
+    };
+    let mut cmd = std::process::Command::new(&r.exe);
+    cmd.args(&r.args)
+        .arg("--check-config")
+        .env_clear()
+        .current_dir(&r.cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for kv in &r.env {
+        let b = kv.as_bytes();
+        if let Some(i) = b.iter().position(|&c| c == b'=') {
+            cmd.env(
+                std::ffi::OsStr::from_bytes(&b[..i]),
+                std::ffi::OsStr::from_bytes(&b[i + 1..]),
+            );
+        }
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("running {} --check-config: {e}", r.exe.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // The master reaps children with waitpid(-1) only in its own loop, which is
+        // here: this child is ours to wait for.
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                if status.success() {
+                    return Ok(());
+                }
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return Err(err.trim().replace('\n', "; "));
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                crate::log::info("SIGHUP: --check-config did not finish in 10 s: reloading anyway");
+                return Ok(());
+            }
+            Err(e) => return Err(format!("waiting for --check-config: {e}")),
+        }
+    }
+}
+
 /// Environment variable carrying the listening descriptors across a master re-exec.
 pub const INHERIT_ENV: &str = "WSGID_INHERIT_FDS";
 
@@ -984,6 +1040,15 @@ impl Master {
                                 continue;
                             }
                         } else {
+                            if let Err(why) = check_new_config() {
+                                // uWSGI would re-exec and die on a broken ini; keeping the
+                                // running master is what a sysadmin's reload should do.
+                                crate::log::info(&format!(
+                                    "SIGHUP: the configuration does not load, not reloading (the running master keeps serving): {why}"
+                                ));
+                                sd_notify("READY=1");
+                                continue;
+                            }
                             // The app was imported by the master: reload the master too
                             // (as uWSGI), keeping the listening sockets.
                             crate::log::info(
