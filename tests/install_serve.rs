@@ -29,7 +29,12 @@ fn serve_trytond_through_nginx_with_uwsgi_backend() {
 #[test]
 fn serve_trytond_on_debian13_python313_with_wsgid_backend() {
     // The same wsgid package (abi3 extension, CPython >= 3.11) on Debian 13's Python 3.13.
-    serve_cycle("serve-deb13-wsgid", "wsgid", &["--root", "deb13-serve", "--python", "3.13"], 7);
+    serve_cycle(
+        "serve-deb13-wsgid",
+        "wsgid",
+        &["--root", "deb13-serve", "--python", "3.13"],
+        7,
+    );
 }
 
 #[test]

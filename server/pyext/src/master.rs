@@ -533,13 +533,7 @@ impl Master {
         }
         let now_us = now_us();
         let cycle_us = ch.overload * 1_000_000;
-        // Last activity: end of the last request, or the spawn if none since.
-        let last = |i: usize| {
-            let w = self.sb.worker(i);
-            w.last_active_us
-                .load(Ordering::Relaxed)
-                .max(w.last_spawn.load(Ordering::Relaxed) * 1_000_000)
-        };
+        let last = |i: usize| self.last_active_us(i);
         let candidate = not_busy
             .iter()
             .copied()
@@ -549,25 +543,7 @@ impl Master {
             self.idle_cycles = 0;
             return;
         };
-        self.idle_cycles += 1;
-        if self.idle_cycles < ch.overload {
-            return;
-        }
-        self.idle_cycles = 0;
-        let pid = self.sb.worker(i).pid.load(Ordering::Relaxed);
-        if pid <= 0 {
-            return;
-        }
-        self.retiring[i] = true;
-        crate::log::info(&format!(
-            "cheaper: worker {} (pid: {pid}) idle for {} s, stopping it ({} running, cheaper {})",
-            i + 1,
-            now_us.saturating_sub(last(i)) / 1_000_000,
-            running.len() - 1,
-            ch.min
-        ));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.retire_when_idle_long_enough(i, ch.overload, running.len(), ch.min, "cheaper:");
     }
 
     /// One cycle of uWSGI's `backlog` cheaper algorithm, every second: more than
@@ -603,12 +579,7 @@ impl Master {
             return;
         }
         let now_us = now_us();
-        let last = |i: usize| {
-            let w = self.sb.worker(i);
-            w.last_active_us
-                .load(Ordering::Relaxed)
-                .max(w.last_spawn.load(Ordering::Relaxed) * 1_000_000)
-        };
+        let last = |i: usize| self.last_active_us(i);
         let not_busy: Vec<usize> = running.iter().copied().filter(|&i| !self.busy(i)).collect();
         let candidate = not_busy
             .iter()
@@ -621,8 +592,36 @@ impl Master {
             self.idle_cycles = 0;
             return;
         };
+        self.retire_when_idle_long_enough(
+            i,
+            3,
+            running.len(),
+            ch.min,
+            "cheaper backlog: listen queues empty,",
+        );
+    }
+
+    /// Last activity of worker `i` (us): the end of its last request, or its spawn if
+    /// none since.
+    fn last_active_us(&self, i: usize) -> u64 {
+        let w = self.sb.worker(i);
+        w.last_active_us
+            .load(Ordering::Relaxed)
+            .max(w.last_spawn.load(Ordering::Relaxed) * 1_000_000)
+    }
+
+    /// Counts one more idle cycle; after `cycles` in a row, stops idle worker `i`
+    /// gracefully (its slot becomes cheap) and logs why, `what` first.
+    fn retire_when_idle_long_enough(
+        &mut self,
+        i: usize,
+        cycles: u64,
+        running: usize,
+        min: u32,
+        what: &str,
+    ) {
         self.idle_cycles += 1;
-        if self.idle_cycles < 3 {
+        if self.idle_cycles < cycles {
             return;
         }
         self.idle_cycles = 0;
@@ -632,11 +631,10 @@ impl Master {
         }
         self.retiring[i] = true;
         crate::log::info(&format!(
-            "cheaper backlog: listen queues empty, worker {} (pid: {pid}) idle for {} s, stopping it ({} running, cheaper {})",
+            "{what} worker {} (pid: {pid}) idle for {} s, stopping it ({} running, cheaper {min})",
             i + 1,
-            now_us.saturating_sub(last(i)) / 1_000_000,
-            running.len() - 1,
-            ch.min
+            now_us().saturating_sub(self.last_active_us(i)) / 1_000_000,
+            running - 1,
         ));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(pid, libc::SIGTERM) };
