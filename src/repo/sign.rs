@@ -68,6 +68,27 @@ fn supported(alg: PublicKeyAlgorithm, params: &PublicParams) -> Result<(), Strin
     }
 }
 
+/// The secret key (certificate) in `path`, ASCII-armored or binary, with its
+/// self-signatures checked; errors name the file and what to do.
+fn read_secret_key(path: &Path) -> Result<SignedSecretKey, RepoError> {
+    let key_err = |reason: String| RepoError::Key {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            key_err("file does not exist".into())
+        } else {
+            key_err(format!("cannot read: {e}"))
+        }
+    })?;
+    let (cert, _) = SignedSecretKey::from_reader_single(std::io::BufReader::new(file))
+        .map_err(|e| key_err(format!("not an OpenPGP secret key ({e}); export it with `gpg --export-secret-keys --armor KEYID`")))?;
+    cert.verify_bindings()
+        .map_err(|e| key_err(format!("invalid self-signatures: {e}")))?;
+    Ok(cert)
+}
+
 impl Signer {
     /// Loads the secret key in `path` (ASCII-armored or binary, e.g. from
     /// `gpg --export-secret-keys`); the passphrase (if any) is read from the environment
@@ -78,17 +99,7 @@ impl Signer {
             path: path.to_path_buf(),
             reason,
         };
-        let file = std::fs::File::open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                key_err("file does not exist".into())
-            } else {
-                key_err(format!("cannot read: {e}"))
-            }
-        })?;
-        let (cert, _) = SignedSecretKey::from_reader_single(std::io::BufReader::new(file))
-            .map_err(|e| key_err(format!("not an OpenPGP secret key ({e}); export it with `gpg --export-secret-keys --armor KEYID`")))?;
-        cert.verify_bindings()
-            .map_err(|e| key_err(format!("invalid self-signatures: {e}")))?;
+        let cert = read_secret_key(path)?;
         // Prefer a signing subkey (as gpg does), else the primary key.
         let sub = cert.secret_subkeys.iter().find(|sk| {
             sk.signatures.iter().any(|sig| sig.key_flags().sign())
@@ -148,22 +159,8 @@ impl Signer {
     /// The ASCII-armored public key of the secret key file `path`, without unlocking it
     /// (no passphrase needed).
     pub fn export_public(path: &Path) -> Result<String, RepoError> {
-        let key_err = |reason: String| RepoError::Key {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let file = std::fs::File::open(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                key_err("file does not exist".into())
-            } else {
-                key_err(format!("cannot read: {e}"))
-            }
-        })?;
-        let (cert, _) = SignedSecretKey::from_reader_single(std::io::BufReader::new(file))
-            .map_err(|e| key_err(format!("not an OpenPGP secret key ({e})")))?;
-        cert.verify_bindings()
-            .map_err(|e| key_err(format!("invalid self-signatures: {e}")))?;
-        cert.to_public_key()
+        read_secret_key(path)?
+            .to_public_key()
             .to_armored_string(ArmorOptions::default())
             .map_err(|e| Self::sign_err("public key export", e))
     }
