@@ -3,7 +3,7 @@
 #
 #   bash server/fuzz/run.sh [DURATION]      (default 20)
 #
-# Installs cargo-fuzz if missing (crates.io), builds the targets with the stable
+# Installs cargo-fuzz if missing (cargo install), builds the targets with the stable
 # toolchain (RUSTC_BOOTSTRAP=1: cargo-fuzz passes nightly-only flags), runs each one on a
 # temporary copy of its committed seed corpus (server/fuzz/corpus/<target>/ is never
 # modified), prints libFuzzer's final `#N DONE cov: .. ft: ..` line per target and exits
