@@ -351,20 +351,7 @@ fn backlog_scales_up_with_the_listen_queue_and_down_when_empty() {
     p.wait_log("SLEEP START 3");
     let queued: Vec<_> = (0..6).map(|_| send("/sleep?1")).collect();
     p.wait_log("cheaper backlog: listen queue ");
-    let log = p.log_text();
-    let line = log
-        .lines()
-        .find(|l| l.contains("cheaper backlog: listen queue "))
-        .unwrap();
-    let q: u64 = line
-        .split("listen queue ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (line, q) = number_after(&p.log_text(), "cheaper backlog: listen queue ");
     assert!(q > 2, "{line}");
     let up = wait_for("more workers", || {
         let v = stats_json(sport)?;

@@ -299,20 +299,8 @@ fn processes_auto_resolves_from_the_machine_and_starts() {
         &["--processes", "auto", "--disable-logging"],
     );
     p.wait_log("processes = auto: ");
-    let log = p.log_text();
-    let line = log
-        .lines()
-        .find(|l| l.contains("processes = auto: "))
-        .unwrap();
-    let n: usize = line
-        .split("processes = auto: ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (line, n) = number_after(&p.log_text(), "processes = auto: ");
+    let n = n as usize;
     let cpus = std::thread::available_parallelism().unwrap().get();
     assert!(n >= 1 && n <= 2 * cpus + 1, "{line}");
     let v = stats_json(sport).unwrap();

@@ -445,6 +445,22 @@ pub fn start_nginx(dir: &TempDir, port: u16, server_block: &str) -> Proc {
     p
 }
 
+/// The first line of `log` containing `marker`, and the number right after the marker
+/// (e.g. "listen queue 6 > ..." -> 6). Panics (the test fails) if either is missing.
+pub fn number_after(log: &str, marker: &str) -> (String, u64) {
+    let line = log
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no line with {marker:?}: {log}"));
+    let n = line
+        .split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {marker:?}: {line}"));
+    (line.to_string(), n)
+}
+
 /// wsgid serving the test app `module` (from `apps_dir()`) on an HTTP port, with a stats
 /// port, plus `extra` arguments: (process, HTTP port, stats port).
 pub fn start_with_stats(dir: &TempDir, module: &str, extra: &[&str]) -> (Proc, u16, u16) {
