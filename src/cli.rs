@@ -43,7 +43,7 @@ pub enum Command {
         /// Family name.
         #[arg(long)]
         family: String,
-        /// Backend of an instance (wsgid, uwsgi); default: every backend listed.
+        /// Backend of an instance (wsgid, uwsgi, gunicorn); default: every backend listed.
         #[arg(long)]
         backend: Option<String>,
     },

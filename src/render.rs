@@ -437,7 +437,16 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                     def.path.display()
                 ),
             })?;
-            depends.extend(fb.requires.iter().cloned());
+            // gunicorn runs inside the app's interpreter: with a virtualenv that is the
+            // virtualenv's own gunicorn (`pip install gunicorn` there, as GNU Health's
+            // gunicorn instructions do), and the family's package is not needed.
+            let exec = match (backend, &inst.venv) {
+                (Backend::Gunicorn, Some(venv)) => format!("{venv}/bin/gunicorn"),
+                _ => {
+                    depends.extend(fb.requires.iter().cloned());
+                    fb.exec.clone()
+                }
+            };
             depends.extend(family.account_requires.iter().cloned());
             for other in &inst.backends {
                 if *other != backend {
@@ -461,16 +470,27 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                 notify_access: &'a str,
                 plugin: Option<&'a str>,
                 check_config: bool,
+                /// The settings file the server reads (`--ini` or gunicorn's `--config`).
+                config_path: &'a str,
+                reads_ini: bool,
+                speaks_uwsgi: bool,
             }
             ctx.insert(
                 "backend",
                 &BackendCtx {
                     name: backend.name(),
-                    exec: &fb.exec,
+                    exec: &exec,
                     kill_signal: backend.kill_signal(),
                     notify_access: backend.notify_access(),
                     plugin: backend.ini_plugin(),
                     check_config: backend.check_config(),
+                    config_path: if backend.reads_ini() {
+                        &inst.ini_path
+                    } else {
+                        &inst.gunicorn_conf_path
+                    },
+                    reads_ini: backend.reads_ini(),
+                    speaks_uwsgi: backend.speaks_uwsgi(),
                 },
             );
             ctx.insert("instance", inst);
@@ -498,7 +518,16 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                 });
                 Ok(())
             };
-            add(inst.ini_path.clone(), "instance.ini.tera", true, &mut ctx)?;
+            if backend.reads_ini() {
+                add(inst.ini_path.clone(), "instance.ini.tera", true, &mut ctx)?;
+            } else {
+                add(
+                    inst.gunicorn_conf_path.clone(),
+                    "gunicorn.conf.py.tera",
+                    true,
+                    &mut ctx,
+                )?;
+            }
             add(
                 format!("{}/{}", family.unit_dir, inst.unit),
                 "unit.service.tera",

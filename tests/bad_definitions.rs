@@ -115,13 +115,26 @@ fn unknown_backend_names_file_line_and_known_backends() {
         "packaging/gnuhealth.toml",
         |t| {
             t.replace(
-                "backends = [\"uwsgi\", \"wsgid\"]",
-                "backends = [\"uwsgi\", \"gunicorn\"]",
+                "backends = [\"gunicorn\", \"uwsgi\", \"wsgid\"]",
+                "backends = [\"uwsgi\", \"mod_wsgi\"]",
             )
         },
         &[
             "packaging/gnuhealth.toml:19: field `instance.backends`",
-            "unknown backend `gunicorn` (known: wsgid, uwsgi)",
+            "unknown backend `mod_wsgi` (known: wsgid, uwsgi, gunicorn)",
+        ],
+    );
+}
+
+#[test]
+fn gunicorn_with_the_uwsgi_protocol_names_file_line_and_field() {
+    // gunicorn speaks HTTP only: a uwsgi-over-TCP instance cannot list it.
+    case(
+        "packaging/thalamus.toml",
+        |t| format!("{t}\n[instance.connection]\nmethod = \"uwsgi\"\n"),
+        &[
+            "packaging/thalamus.toml:20: field `instance.backends`",
+            "backend `gunicorn` speaks HTTP only",
         ],
     );
 }

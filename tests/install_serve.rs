@@ -1,8 +1,8 @@
 //! Serving from the installed packages inside a Debian 12 root (issue 4): the unit's own
 //! ExecStart, User and Group start the server for trytond in /opt/gnuhealth/venv; nginx
 //! (workers as www-data) proxies a JSON-RPC request through the 0660 socket. Once with
-//! wsgid, once with the distribution's uWSGI, and once with wsgid on Debian 13 (Python
-//! 3.13). Driven by `ci/install/serve-cycle.sh`.
+//! wsgid, once with the distribution's uWSGI, once with gunicorn from the app's
+//! virtualenv, and once with wsgid on Debian 13 (Python 3.13). Driven by `ci/install/serve-cycle.sh`.
 
 mod install_support;
 use install_support::{run_cycle, v1};
@@ -24,6 +24,18 @@ fn serve_trytond_through_nginx_with_wsgid_backend() {
 #[test]
 fn serve_trytond_through_nginx_with_uwsgi_backend() {
     serve_cycle("serve-uwsgi", "uwsgi", &[], 7);
+}
+
+#[test]
+fn serve_trytond_through_nginx_with_gunicorn_backend() {
+    // gunicorn from the app's virtualenv (the deb12-gunicorn root), HTTP on the 0660
+    // socket, nginx proxy_pass; stopped with the unit's SIGTERM.
+    serve_cycle(
+        "serve-gunicorn",
+        "gunicorn",
+        &["--root", "deb12-gunicorn"],
+        7,
+    );
 }
 
 #[test]

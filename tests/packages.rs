@@ -8,14 +8,18 @@ use pack_support::*;
 use std::process::Command;
 
 const EXPECTED_DEBS: &[&str] = &[
+    "gnuhealth-gunicorn_0.1.0-1_all.deb",
     "gnuhealth-uwsgi_0.1.0-1_all.deb",
     "gnuhealth-wsgid_0.1.0-1_all.deb",
+    "thalamus-gunicorn_0.1.0-1_all.deb",
     "thalamus-uwsgi_0.1.0-1_all.deb",
     "thalamus-wsgid_0.1.0-1_all.deb",
 ];
 const EXPECTED_RPMS: &[&str] = &[
+    "gnuhealth-gunicorn-0.1.0-1.noarch.rpm",
     "gnuhealth-uwsgi-0.1.0-1.noarch.rpm",
     "gnuhealth-wsgid-0.1.0-1.noarch.rpm",
+    "thalamus-gunicorn-0.1.0-1.noarch.rpm",
     "thalamus-uwsgi-0.1.0-1.noarch.rpm",
     "thalamus-wsgid-0.1.0-1.noarch.rpm",
 ];
@@ -53,7 +57,7 @@ fn build_writes_standard_file_names() {
         .filter(|n| n.starts_with("wsgid-0.1.0-1.") && n.ends_with(".rpm"))
         .count();
     assert_eq!((arch_deb, arch_rpm), (1, 1), "{names:?}");
-    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(names.len(), 14, "{names:?}");
     assert!(
         !names.iter().any(|n| n.starts_with('.')),
         "temp files left: {names:?}"
@@ -71,7 +75,7 @@ fn deb_metadata_files_modes_conffiles_and_scripts() {
         "Version: 0.1.0-1",
         "Architecture: all",
         "Depends: adduser, wsgid",
-        "Conflicts: gnuhealth-uwsgi",
+        "Conflicts: gnuhealth-gunicorn, gnuhealth-uwsgi\n",
         " postinst ",
         " prerm ",
         " postrm ",
@@ -111,6 +115,21 @@ fn deb_metadata_files_modes_conffiles_and_scripts() {
     assert!(
         postinst.contains("adduser --system")
             && postinst.contains("deb-systemd-helper enable 'gnuhealth-wsgi.service'")
+    );
+
+    // The gunicorn backend: its own settings file instead of the ini, no dependency
+    // on a server package (the unit runs the virtualenv's gunicorn).
+    let gunicorn = dir.join("gnuhealth-gunicorn_0.1.0-1_all.deb");
+    let (ok, info) = run(Command::new("dpkg-deb").arg("-I").arg(&gunicorn));
+    assert!(ok, "{info}");
+    assert!(info.contains("Depends: adduser\n"), "{info}");
+    assert!(info.contains("Conflicts: gnuhealth-uwsgi, gnuhealth-wsgid\n"), "{info}");
+    let g = tempfile::tempdir().unwrap();
+    let (ok, _) = run(Command::new("dpkg-deb").arg("-e").arg(&gunicorn).arg(g.path()));
+    assert!(ok);
+    assert_eq!(
+        std::fs::read_to_string(g.path().join("conffiles")).unwrap(),
+        "/etc/nginx/sites-available/gnuhealth-wsgi\n/etc/wsgid/gnuhealth.gunicorn.conf.py\n"
     );
 
     let server = std::fs::read_dir(dir)
@@ -211,7 +230,7 @@ fn rpm_metadata_files_config_scripts_and_triggers() {
 fn lintian_reports_no_errors_and_no_warnings() {
     let dir = built();
     let debs = files(dir, "deb");
-    assert_eq!(debs.len(), 5);
+    assert_eq!(debs.len(), 7);
     let suppressed = suppressed("lintian");
     let (_, out) = run(Command::new("lintian")
         .arg("--suppress-tags")
@@ -228,7 +247,7 @@ fn lintian_reports_no_errors_and_no_warnings() {
 fn rpmlint_reports_no_errors() {
     let dir = built();
     let mut rpms = files(dir, "rpm");
-    assert_eq!(rpms.len(), 5);
+    assert_eq!(rpms.len(), 7);
     // The RHEL-named variants too (`--family rhel`, release suffix .el9).
     let rhel = tempfile::tempdir().unwrap();
     let (ok, out) = run(Command::new(bin())
@@ -246,7 +265,7 @@ fn rpmlint_reports_no_errors() {
         names.contains(&"gnuhealth-wsgid-0.1.0-1.el9.noarch.rpm".to_string()),
         "{names:?}"
     );
-    assert_eq!(rhel_rpms.len(), 5, "{names:?}");
+    assert_eq!(rhel_rpms.len(), 7, "{names:?}");
     let req = rpm_q(&["-qpR"], &rhel.path().join("wsgid-0.1.0-1.el9.x86_64.rpm"));
     assert!(req.contains("python3.11"), "{req}");
     rpms.extend(rhel_rpms);
@@ -257,8 +276,8 @@ fn rpmlint_reports_no_errors() {
     std::fs::write(&cfg, format!("Filters = [{}]\n", filters.join(", "))).unwrap();
     let (_, out) = run(Command::new("rpmlint").arg("-c").arg(&cfg).args(&rpms));
     assert!(
-        out.contains("10 packages"),
-        "rpmlint did not check 10 packages:\n{out}"
+        out.contains("14 packages"),
+        "rpmlint did not check 14 packages:\n{out}"
     );
     assert!(out.contains(" 0 errors"), "rpmlint:\n{out}");
 }

@@ -3,7 +3,9 @@
 //! verify --man=no` on every unit (ExecStart replaced by an existing stub, as the
 //! binary is not installed on the test host), `nginx -t` on every site snippet,
 //! `systemd-analyze security --offline=yes` with an exposure ceiling on every unit, and
-//! an HTTPS variant of the reference instance (LoadCredential= + `$(CREDENTIALS_DIRECTORY)`).
+//! an HTTPS variant of the reference instance (LoadCredential= + `$(CREDENTIALS_DIRECTORY)`);
+//! the gunicorn backend's settings file loaded by gunicorn's own `Config` and compared
+//! with the same instance's ini.
 
 mod pack_support;
 use pack_support::*;
@@ -74,6 +76,10 @@ fn plans_with_https() -> (Vec<wsgi_pack::render::PackagePlan>, tempfile::TempDir
         std::fs::read_to_string(root().join("packaging/example-instance.toml.reference")).unwrap();
     let text = reference
         .replace("name = \"example\"", "name = \"examplehttps\"")
+        .replace(
+            "backends = [\"wsgid\", \"uwsgi\"]",
+            "backends = [\"wsgid\", \"uwsgi\", \"gunicorn\"]",
+        )
         .replace(
             "method = \"uwsgi\"\nbind = \"127.0.0.1\"\nport = 3031\n",
             "method = \"https\"\nbind = \"127.0.0.1\"\nport = 443\n\
@@ -177,16 +183,21 @@ fn units_pass_systemd_analyze_security_offline() {
             n += 1;
         }
         if p.name.starts_with("examplehttps") {
-            let ini = p
+            // gunicorn reads its own settings file (checked by the gunicorn test below).
+            match p
                 .files
                 .iter()
                 .find(|f| f.path.ends_with("/examplehttps.ini"))
-                .expect("ini");
-            let ini = String::from_utf8_lossy(&ini.content);
-            assert!(
-                ini.contains("https = 127.0.0.1:443,$(CREDENTIALS_DIRECTORY)/cert.pem,$(CREDENTIALS_DIRECTORY)/key.pem,HIGH\n"),
-                "{ini}"
-            );
+            {
+                Some(ini) => {
+                    let ini = String::from_utf8_lossy(&ini.content);
+                    assert!(
+                        ini.contains("https = 127.0.0.1:443,$(CREDENTIALS_DIRECTORY)/cert.pem,$(CREDENTIALS_DIRECTORY)/key.pem,HIGH\n"),
+                        "{ini}"
+                    );
+                }
+                None => assert!(p.name.ends_with("-gunicorn"), "{}: no ini", p.name),
+            }
             for (sname, text) in &p.scripts {
                 let f = write_script(t.path(), &format!("{}-{}", p.name, sname.name()), text);
                 let (ok, out) = run(Command::new("sh").arg("-n").arg(&f));
@@ -288,4 +299,144 @@ fn nginx_snippets_pass_nginx_t() {
         }
     }
     assert!(n >= 12, "expected a snippet per instance package, got {n}");
+}
+
+/// The `key = value` lines of a uWSGI ini (`[uwsgi]` only; repeated keys kept).
+fn ini_values(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn gunicorn_settings_load_in_gunicorn_and_say_what_the_ini_says() {
+    let (plans, _keep) = plans_with_https();
+    let python = root().join("target/test-venv/bin/python3");
+    let loader = root().join("tests/support_py/gunicorn_settings.py");
+    let t = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    let mut https = 0;
+    for p in plans.iter().filter(|p| p.name.ends_with("-gunicorn")) {
+        let conf = p
+            .files
+            .iter()
+            .find(|f| f.path.ends_with(".gunicorn.conf.py"))
+            .unwrap_or_else(|| panic!("{}/{}: no gunicorn settings file", p.family, p.name));
+        assert!(
+            conf.config,
+            "{}: the settings file is a conffile",
+            conf.path
+        );
+        let sibling = p.name.replace("-gunicorn", "-wsgid");
+        let ini = plans
+            .iter()
+            .find(|q| q.family == p.family && q.name == sibling)
+            .and_then(|q| q.files.iter().find(|f| f.path.ends_with(".ini")))
+            .unwrap_or_else(|| panic!("{}/{sibling}: no ini to compare with", p.family));
+        let ini = ini_values(&String::from_utf8_lossy(&ini.content));
+        let one = |k: &str| -> Option<String> {
+            ini.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+        };
+        let all = |k: &str| -> Vec<String> {
+            ini.iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        let file = t.path().join(format!("{}-{}.conf.py", p.family, p.name));
+        std::fs::write(&file, conf.content.as_slice()).unwrap();
+        let out = Command::new(&python)
+            .arg(&loader)
+            .arg(&file)
+            .env("CREDENTIALS_DIRECTORY", "/run/credentials/test.service")
+            .output()
+            .expect("run the test venv's python3 (ci/prereqs.sh makes it)");
+        assert!(
+            out.status.success(),
+            "{}/{}: gunicorn rejects {}:\n{}",
+            p.family,
+            p.name,
+            conf.path,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let what = format!("{}/{}", p.family, p.name);
+        let num = |k: &str| one(k).map(|v| v.parse::<u64>().expect(k));
+        assert_eq!(
+            got["wsgi_app"].as_str(),
+            one("module").as_deref(),
+            "{what}: module"
+        );
+        assert_eq!(got["timeout"].as_u64(), num("harakiri"), "{what}: harakiri");
+        assert_eq!(
+            got["workers"].as_u64(),
+            num("processes"),
+            "{what}: processes"
+        );
+        assert_eq!(got["backlog"].as_u64(), num("listen"), "{what}: listen");
+        assert_eq!(
+            got["chdir"].as_str(),
+            one("chdir").as_deref(),
+            "{what}: chdir"
+        );
+        let env: Vec<String> = got["raw_env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(env, all("env"), "{what}: env");
+        let pythonpath = all("pythonpath");
+        if pythonpath.is_empty() {
+            assert!(got["pythonpath"].is_null(), "{what}: pythonpath");
+        } else {
+            assert_eq!(
+                got["pythonpath"].as_str(),
+                Some(&*pythonpath.join(",")),
+                "{what}"
+            );
+        }
+        assert_eq!(got["accesslog"], "-", "{what}: request log on stderr");
+        let bind: Vec<&str> = got["bind"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        if let Some(socket) = one("socket") {
+            assert!(
+                socket.starts_with('/'),
+                "{what}: gunicorn only for UNIX sockets"
+            );
+            assert_eq!(bind, [format!("unix:{socket}")], "{what}: socket");
+            assert_eq!(one("chmod-socket").as_deref(), Some("660"), "{what}");
+            assert_eq!(got["umask"], 0o117, "{what}: socket created 0660");
+            assert_eq!(got["when_ready_is_ours"], true, "{what}: chown-socket hook");
+        } else {
+            let https_line = one("https").unwrap_or_else(|| panic!("{what}: no socket"));
+            let address = https_line.split(',').next().unwrap();
+            assert_eq!(bind, [address], "{what}: https address");
+            assert_eq!(
+                got["certfile"], "/run/credentials/test.service/cert.pem",
+                "{what}: certificate from LoadCredential="
+            );
+            assert_eq!(
+                got["keyfile"], "/run/credentials/test.service/key.pem",
+                "{what}"
+            );
+            https += 1;
+        }
+        n += 1;
+    }
+    assert!(
+        n >= 9,
+        "expected gunicorn packages of 3 instances x 3 families, got {n}"
+    );
+    assert!(
+        https >= 3,
+        "expected the https variant in every family, got {https}"
+    );
 }

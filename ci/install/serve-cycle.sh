@@ -3,12 +3,14 @@
 # trytond 7.0 in /opt/gnuhealth/venv): install our packages, create the app's SQLite
 # database as the app user, start the INSTALLED unit's ExecStart with its User, Group
 # (+ the user's supplementary groups, as systemd does) and Environment, start nginx
-# with workers as www-data and uwsgi_pass to the instance socket, and POST a JSON-RPC
-# common.server.version through nginx. Every started process group is killed on exit.
+# with workers as www-data and uwsgi_pass (proxy_pass for gunicorn, which speaks HTTP)
+# to the instance socket, and POST a JSON-RPC common.server.version through nginx.
+# Every started process group is killed on exit.
 #
-# usage: serve-cycle.sh --family LABEL --dist DIR [--backend wsgid|uwsgi] [--instance gnuhealth]
+# usage: serve-cycle.sh --family LABEL --dist DIR [--backend wsgid|uwsgi|gunicorn] [--instance gnuhealth]
 #          [--migration] [--root deb12-serve] [--python 3.11]
-# --root: the cached root to serve in (deb13-serve: Debian 13, Python 3.13).
+# --root: the cached root to serve in (deb13-serve: Debian 13, Python 3.13;
+# deb12-gunicorn: gunicorn in the app's virtualenv).
 # --python: the app's python3 must be this version (one wsgid package for every target).
 # --migration: the root is first seeded as a hand/Ansible install left it (a normal
 # user with uid 1000 and a home under /home, a non-system socket group with the web
@@ -92,9 +94,15 @@ do_install() {
 }
 
 # Environment of the service: the unit's Environment= lines, then the ini's env = lines.
+# The service's environment: the unit's Environment= and the instance's env entries
+# (the ini's `env =` lines, or gunicorn's raw_env list, which gunicorn also applies).
 service_env() {
   unit_key Environment | tr ' ' '\n' | sed 's/^"//; s/"$//' | sed '/^$/d'
-  sed -n 's/^[[:space:]]*env[[:space:]]*=[[:space:]]*//p' "$R/etc/wsgid/$I.ini"
+  if [ -f "$R/etc/wsgid/$I.ini" ]; then
+    sed -n 's/^[[:space:]]*env[[:space:]]*=[[:space:]]*//p' "$R/etc/wsgid/$I.ini"
+  else
+    sed -n '/^raw_env = \[/,/^\]/s/^[[:space:]]*"\(.*=.*\)",$/\1/p' "$R/etc/wsgid/$I.gunicorn.conf.py"
+  fi
 }
 
 do_database() {
@@ -104,7 +112,11 @@ do_database() {
   if [ -z "$conf" ]; then
     echo "  the ini names no TRYTOND_CONFIG: using /etc/wsgid/$I-trytond.conf via a drop-in environment"
     conf=/etc/wsgid/$I-trytond.conf
-    echo "env = TRYTOND_CONFIG=$conf" >>"$R/etc/wsgid/$I.ini"
+    if [ -f "$R/etc/wsgid/$I.ini" ]; then
+      echo "env = TRYTOND_CONFIG=$conf" >>"$R/etc/wsgid/$I.ini"
+    else
+      sed -i "s|^raw_env = \[\$|&\n    \"TRYTOND_CONFIG=$conf\",|" "$R/etc/wsgid/$I.gunicorn.conf.py"
+    fi
   fi
   echo "  trytond config: $conf"
   mkdir -p "$R$(dirname "$conf")" "$R/opt/$I/db"
@@ -174,9 +186,11 @@ do_start_app() {
   sig=$(unit_key KillSignal | sed 's/^SIG//')
   SIGS+=("${sig:-TERM}")
   echo "  stop signal: ${SIGS[-1]} (the unit's KillSignal=, default SIGTERM)"
+  # Ready once the socket is there with its final mode and group (gunicorn binds first
+  # and hands the socket to the group in its when_ready hook).
   local sock=/run/$I-wsgi/$I.sock n
   for ((n = 0; n < 300; n++)); do
-    [ -S "$R$sock" ] && break
+    [ -S "$R$sock" ] && [ "$(chroot "$R" stat -c '%a %G' "$sock" 2>/dev/null)" = "660 $GROUP" ] && break
     kill -0 "$!" 2>/dev/null || { echo "  the app exited:"; tail -30 "$WORK/app.log"; return 1; }
     sleep 0.1
   done
@@ -199,8 +213,12 @@ http {
   server {
     listen 127.0.0.1:$PORT;
     location / {
-      include /etc/nginx/uwsgi_params;
-      uwsgi_pass unix:/run/$I-wsgi/$I.sock;
+$(if [ "$BACKEND" = gunicorn ]; then
+  echo "      proxy_pass http://unix:/run/$I-wsgi/$I.sock:;"
+else
+  echo "      include /etc/nginx/uwsgi_params;"
+  echo "      uwsgi_pass unix:/run/$I-wsgi/$I.sock;"
+fi)
     }
   }
 }

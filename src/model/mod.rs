@@ -35,17 +35,21 @@ pub enum Backend {
     Wsgid,
     /// The distribution's uWSGI with its python3 plugin.
     Uwsgi,
+    /// gunicorn (HTTP only): the virtualenv's own `bin/gunicorn` when the instance
+    /// has a virtualenv, else the family's; configured by a generated Python file.
+    Gunicorn,
 }
 
 impl Backend {
     /// Every backend, in a fixed order.
-    pub const ALL: [Backend; 2] = [Backend::Wsgid, Backend::Uwsgi];
+    pub const ALL: [Backend; 3] = [Backend::Wsgid, Backend::Uwsgi, Backend::Gunicorn];
 
     /// The name used in package names and definitions.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Wsgid => "wsgid",
             Backend::Uwsgi => "uwsgi",
+            Backend::Gunicorn => "gunicorn",
         }
     }
 
@@ -57,18 +61,21 @@ impl Backend {
     /// systemd `KillSignal=`: both stop gracefully-but-now on SIGQUIT. uWSGI 2.0
     /// treats SIGTERM as "brutal reload" (not stop) unless `die-on-term`; SIGQUIT is
     /// its shutdown (src: uWSGI docs "Managing the uWSGI server", signals table;
-    /// GNU Health 5.0 `etc/gnuhealth.service` uses `KillSignal=SIGQUIT`).
+    /// GNU Health 5.0 `etc/gnuhealth.service` uses `KillSignal=SIGQUIT`). gunicorn's
+    /// graceful stop is SIGTERM; its SIGQUIT is the quick one (src: gunicorn docs
+    /// "Signal Handling", master process).
     pub fn kill_signal(self) -> &'static str {
         match self {
             Backend::Wsgid | Backend::Uwsgi => "SIGQUIT",
+            Backend::Gunicorn => "SIGTERM",
         }
     }
 
     /// systemd `NotifyAccess=`: uWSGI notifies from the master but GNU Health's unit
-    /// uses `all`; wsgid notifies from its main process.
+    /// uses `all`; wsgid and gunicorn (its arbiter) notify from the main process.
     pub fn notify_access(self) -> &'static str {
         match self {
-            Backend::Wsgid => "main",
+            Backend::Wsgid | Backend::Gunicorn => "main",
             Backend::Uwsgi => "all",
         }
     }
@@ -76,12 +83,26 @@ impl Backend {
     /// uWSGI needs `plugins = python3` (Debian/SUSE/EPEL build Python as a plugin).
     pub fn ini_plugin(self) -> Option<&'static str> {
         match self {
-            Backend::Wsgid => None,
+            Backend::Wsgid | Backend::Gunicorn => None,
             Backend::Uwsgi => Some("python3"),
         }
     }
 
-    /// Whether the backend has `--check-config` to run in postinst/%post.
+    /// Whether the backend reads the instance ini (uWSGI format); gunicorn reads a
+    /// generated Python settings file instead.
+    pub fn reads_ini(self) -> bool {
+        !matches!(self, Backend::Gunicorn)
+    }
+
+    /// Whether the backend speaks the uwsgi protocol (nginx `uwsgi_pass`); gunicorn
+    /// speaks HTTP only (nginx `proxy_pass`).
+    pub fn speaks_uwsgi(self) -> bool {
+        !matches!(self, Backend::Gunicorn)
+    }
+
+    /// Whether the backend has `--check-config` to run in postinst/%post. gunicorn's
+    /// `--check-config` imports the application, which at install time is often not
+    /// configured yet (trytond without its database config): not run.
     pub fn check_config(self) -> bool {
         matches!(self, Backend::Wsgid)
     }
@@ -184,6 +205,8 @@ pub struct Instance {
     pub ini_extra: BTreeMap<String, String>,
     /// `/etc/wsgid/<name>.ini`
     pub ini_path: String,
+    /// `/etc/wsgid/<name>.gunicorn.conf.py` (the gunicorn backend's settings)
+    pub gunicorn_conf_path: String,
     /// `<name>-wsgi.service`
     pub unit: String,
     /// `<name>-wsgi`

@@ -401,6 +401,19 @@ fn resolve_instance(src: &Src, name: &str, i: &RawInstance) -> Result<Instance> 
             }
         }
     };
+    if backends.contains(&Backend::Gunicorn) && matches!(connection, Connection::Uwsgi { .. }) {
+        let listed = i.backends.iter().flatten();
+        let at = match listed.clone().find(|b| b.get_ref() == "gunicorn") {
+            Some(b) => src.at("instance.backends", b),
+            None => src.at_field("instance.backends"),
+        };
+        return Err(Error::Invalid {
+            at,
+            message: "backend `gunicorn` speaks HTTP only, not the uwsgi protocol of connection \
+                      method \"uwsgi\": use method \"unix\" or \"https\", or drop gunicorn"
+                .into(),
+        });
+    }
     let rw = i.read_write_paths.clone().unwrap_or_default();
     for p in &rw {
         abs_path(src, "instance.read_write_paths", p)?;
@@ -448,6 +461,7 @@ fn resolve_instance(src: &Src, name: &str, i: &RawInstance) -> Result<Instance> 
         nginx,
         ini_extra: i.ini_extra.clone().unwrap_or_default(),
         ini_path: format!("/etc/wsgid/{name}.ini"),
+        gunicorn_conf_path: format!("/etc/wsgid/{name}.gunicorn.conf.py"),
         unit: format!("{name}-wsgi.service"),
         runtime_dir,
     })
