@@ -76,8 +76,10 @@ mod encoding {
         Gzip(pargz::Writer),
         /// If the `zstdmt` feature flag is enabled, compression will use all available cores to
         /// compress the file.
+        /// wsgi-pack patch: the output is hashed (SHA-256, the payload digest) as zstd
+        /// emits it, while later jobs are still compressed, instead of afterwards.
         #[cfg(feature = "zstd-compression")]
-        Zstd(zstd::stream::Encoder<'static, Vec<u8>>),
+        Zstd(zstd::stream::Encoder<'static, HashingVec>),
         #[cfg(feature = "xz-compression")]
         Xz(liblzma::write::XzEncoder<Vec<u8>>),
         #[cfg(feature = "bzip2-compression")]
@@ -98,7 +100,7 @@ mod encoding {
                 #[cfg(feature = "zstd-compression")]
                 CompressionWithLevel::Zstd(level) => {
                     #[cfg_attr(not(feature = "zstdmt"), allow(unused_mut))]
-                    let mut stream = zstd::stream::Encoder::new(Vec::new(), level)?;
+                    let mut stream = zstd::stream::Encoder::new(HashingVec::default(), level)?;
 
                     #[cfg(feature = "zstdmt")]
                     {
@@ -158,14 +160,46 @@ mod encoding {
         }
     }
 
+    /// wsgi-pack patch: a `Vec` that hashes (SHA-256) what is written into it.
+    #[derive(Default)]
+    pub struct HashingVec {
+        buf: Vec<u8>,
+        sha: sha2::Sha256,
+    }
+
+    impl io::Write for HashingVec {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            sha2::Digest::update(&mut self.sha, data);
+            self.buf.extend_from_slice(data);
+            Ok(data.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     impl Compressor {
+        /// wsgi-pack patch: the payload and, when it was computed on the way, its SHA-256
+        /// (hex); `None` means the caller hashes the payload itself.
+        pub(crate) fn finish_compression_hashed(self) -> Result<(Vec<u8>, Option<String>), Error> {
+            match self {
+                #[cfg(feature = "zstd-compression")]
+                Compressor::Zstd(encoder) => {
+                    let out = encoder.finish()?;
+                    Ok((out.buf, Some(hex::encode(sha2::Digest::finalize(out.sha)))))
+                }
+                other => Ok((other.finish_compression()?, None)),
+            }
+        }
+
         pub(crate) fn finish_compression(self) -> Result<Vec<u8>, Error> {
             match self {
                 Compressor::None(data) => Ok(data),
                 #[cfg(feature = "gzip-compression")]
                 Compressor::Gzip(encoder) => Ok(encoder.finish()?.into_vec()),
                 #[cfg(feature = "zstd-compression")]
-                Compressor::Zstd(encoder) => Ok(encoder.finish()?),
+                Compressor::Zstd(encoder) => Ok(encoder.finish()?.buf),
                 #[cfg(feature = "xz-compression")]
                 Compressor::Xz(encoder) => Ok(encoder.finish()?),
                 #[cfg(feature = "bzip2-compression")]
