@@ -72,8 +72,10 @@ mod encoding {
         None(Vec<u8>),
         /// wsgi-pack patch: parallel gzip by `pargz` (fixed chunks: the same bytes for any
         /// core count), instead of flate2's single-threaded `GzEncoder`.
+        /// wsgi-pack patch: the member is copied out and hashed (SHA-256) by `pargz`'s
+        /// observer as its chunks complete, while later ones are still compressed.
         #[cfg(feature = "gzip-compression")]
-        Gzip(pargz::Writer),
+        Gzip(pargz::Writer, std::sync::Arc<std::sync::Mutex<HashingVec>>),
         /// If the `zstdmt` feature flag is enabled, compression will use all available cores to
         /// compress the file.
         /// wsgi-pack patch: the output is hashed (SHA-256, the payload digest) as zstd
@@ -93,10 +95,23 @@ mod encoding {
             match value {
                 CompressionWithLevel::None => Ok(Compressor::None(Vec::new())),
                 #[cfg(feature = "gzip-compression")]
-                CompressionWithLevel::Gzip(level) => Ok(Compressor::Gzip(pargz::Writer::new(
-                    level.min(9),
-                    pargz::default_threads(),
-                ))),
+                CompressionWithLevel::Gzip(level) => {
+                    let out = std::sync::Arc::new(std::sync::Mutex::new(HashingVec::default()));
+                    let sink = std::sync::Arc::clone(&out);
+                    let observer: pargz::Observer = Box::new(move |bytes: &[u8]| {
+                        if let Ok(mut v) = sink.lock() {
+                            let _ = io::Write::write_all(&mut *v, bytes);
+                        }
+                    });
+                    Ok(Compressor::Gzip(
+                        pargz::Writer::with_observer(
+                            level.min(9),
+                            pargz::default_threads(),
+                            observer,
+                        ),
+                        out,
+                    ))
+                }
                 #[cfg(feature = "zstd-compression")]
                 CompressionWithLevel::Zstd(level) => {
                     #[cfg_attr(not(feature = "zstdmt"), allow(unused_mut))]
@@ -135,7 +150,7 @@ mod encoding {
             match self {
                 Compressor::None(data) => data.write(content),
                 #[cfg(feature = "gzip-compression")]
-                Compressor::Gzip(encoder) => encoder.write(content),
+                Compressor::Gzip(encoder, _) => encoder.write(content),
                 #[cfg(feature = "zstd-compression")]
                 Compressor::Zstd(encoder) => encoder.write(content),
                 #[cfg(feature = "xz-compression")]
@@ -149,7 +164,7 @@ mod encoding {
             match self {
                 Compressor::None(data) => data.flush(),
                 #[cfg(feature = "gzip-compression")]
-                Compressor::Gzip(encoder) => encoder.flush(),
+                Compressor::Gzip(encoder, _) => encoder.flush(),
                 #[cfg(feature = "zstd-compression")]
                 Compressor::Zstd(encoder) => encoder.flush(),
                 #[cfg(feature = "xz-compression")]
@@ -189,6 +204,20 @@ mod encoding {
                     let out = encoder.finish()?;
                     Ok((out.buf, Some(hex::encode(sha2::Digest::finalize(out.sha)))))
                 }
+                #[cfg(feature = "gzip-compression")]
+                Compressor::Gzip(encoder, out) => {
+                    // The observer has seen the whole member once `finish` returns.
+                    let parts = encoder.finish()?;
+                    let out = std::sync::Arc::try_unwrap(out)
+                        .ok()
+                        .and_then(|m| m.into_inner().ok());
+                    match out {
+                        Some(out) if out.buf.len() == parts.len() => {
+                            Ok((out.buf, Some(hex::encode(sha2::Digest::finalize(out.sha)))))
+                        }
+                        _ => Ok((parts.into_vec(), None)),
+                    }
+                }
                 other => Ok((other.finish_compression()?, None)),
             }
         }
@@ -197,7 +226,7 @@ mod encoding {
             match self {
                 Compressor::None(data) => Ok(data),
                 #[cfg(feature = "gzip-compression")]
-                Compressor::Gzip(encoder) => Ok(encoder.finish()?.into_vec()),
+                Compressor::Gzip(encoder, _) => Ok(encoder.finish()?.into_vec()),
                 #[cfg(feature = "zstd-compression")]
                 Compressor::Zstd(encoder) => Ok(encoder.finish()?.buf),
                 #[cfg(feature = "xz-compression")]
