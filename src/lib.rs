@@ -3,6 +3,7 @@
 //! (`templates/`). Data flow: raw TOML -> `model::resolve` -> `render::plan`
 //! (one `PackagePlan` per package and family) -> `deb::write` / `rpm::write`.
 
+pub mod content;
 pub mod deb;
 pub mod epoch;
 pub mod error;

@@ -229,7 +229,7 @@ impl Project {
         let mut out = Vec::new();
         for a in &step.artifacts {
             let p = target.join(&a.source);
-            let bytes = read_artifact(&p).map_err(|_| Error::MissingFile {
+            let bytes = crate::content::Content::artifact(&p).map_err(|_| Error::MissingFile {
                 at: Location {
                     file: def.path.clone(),
                     line: Some(a.source_line),
@@ -238,7 +238,7 @@ impl Project {
                 missing: p.clone(),
                 hint: " after the build step (check `source`, relative to `target_dir`)".into(),
             })?;
-            out.push((a.dest.clone(), a.mode, std::sync::Arc::new(bytes)));
+            out.push((a.dest.clone(), a.mode, bytes));
         }
         Ok(out)
     }
@@ -276,7 +276,7 @@ impl Project {
                                 (
                                     a.dest.clone(),
                                     a.mode,
-                                    std::sync::Arc::new(text.into_bytes()),
+                                    crate::content::Content::from(text.into_bytes()),
                                 )
                             })
                             .collect()
@@ -363,35 +363,4 @@ impl Project {
         });
         Ok(result)
     }
-}
-
-/// Reads a built artifact. A large one is read in one part per core (`pread` from
-/// scoped threads): most of a 20 MB read is the kernel copying into and faulting in
-/// the fresh buffer, which then runs on every core instead of one.
-fn read_artifact(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    const MIN_PART: usize = 4 << 20;
-    let file = std::fs::File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || len < 2 * MIN_PART {
-        return std::fs::read(path);
-    }
-    let part = len.div_ceil(threads).max(MIN_PART);
-    let mut buf = vec![0u8; len];
-    std::thread::scope(|s| {
-        let readers: Vec<_> = buf
-            .chunks_mut(part)
-            .enumerate()
-            .map(|(i, chunk)| {
-                let file = &file;
-                s.spawn(move || file.read_exact_at(chunk, (i * part) as u64))
-            })
-            .collect();
-        readers.into_iter().try_for_each(|r| {
-            r.join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("artifact reader panicked")))
-        })
-    })?;
-    Ok(buf)
 }

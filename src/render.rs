@@ -2,16 +2,17 @@
 //! scripts, metadata) of one (definition, family, backend). Both builders consume
 //! the same `PackagePlan`.
 
+use crate::content::Content;
 use crate::error::{Error, Result};
 use crate::model::{Backend, Compression, Definition, EnablePolicy, Family, Format, Kind};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// A built artifact of a server definition: (install path, mode, bytes), the bytes
 /// shared with every package plan that carries it.
-pub type Artifact = (String, u32, Arc<Vec<u8>>);
+pub type Artifact = (String, u32, Content);
 
 /// A file inside a package.
 #[derive(Debug, Clone, Serialize)]
@@ -21,7 +22,7 @@ pub struct PlannedFile {
     pub mode: u32,
     /// Shared with the build step's artifact (a 20 MB binary is not copied per package).
     #[serde(skip)]
-    pub content: Arc<Vec<u8>>,
+    pub content: Content,
     /// A conffile / %config(noreplace).
     pub config: bool,
     /// The template it was rendered from, if any.
@@ -403,7 +404,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                 pkg.files.push(PlannedFile {
                     path: dest.clone(),
                     mode: *mode,
-                    content: Arc::clone(bytes),
+                    content: bytes.clone(),
                     config: false,
                     template: None,
                 });
@@ -415,7 +416,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                     pkg.files.push(PlannedFile {
                         path: format!("{}.gz", m.dest),
                         mode: 0o644,
-                        content: Arc::new(gzip(text.as_bytes())),
+                        content: Content::from(gzip(text.as_bytes())),
                         config: false,
                         template: Some(m.template.clone()),
                     });
@@ -512,7 +513,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
                 pkg.files.push(PlannedFile {
                     path,
                     mode: 0o644,
-                    content: Arc::new(text.into_bytes()),
+                    content: Content::from(text.into_bytes()),
                     config,
                     template: Some(template.to_string()),
                 });
@@ -583,7 +584,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
         pkg.files.push(PlannedFile {
             path: format!("{doc}/copyright"),
             mode: 0o644,
-            content: Arc::new(copyright.into_bytes()),
+            content: Content::from(copyright.into_bytes()),
             config: false,
             template: Some("deb/copyright.tera".into()),
         });
@@ -591,7 +592,7 @@ pub fn plan(input: &PlanInput) -> Result<PackagePlan> {
         pkg.files.push(PlannedFile {
             path: format!("{doc}/changelog.Debian.gz"),
             mode: 0o644,
-            content: Arc::new(gzip(changelog.as_bytes())),
+            content: Content::from(gzip(changelog.as_bytes())),
             config: false,
             template: Some("deb/changelog.tera".into()),
         });

@@ -106,6 +106,21 @@ struct Done {
     dict: Vec<u8>,
 }
 
+/// Sees the member's bytes in order (header, chunks, trailer) as soon as they are
+/// known: chunks are passed as they complete, on the writing thread, while later
+/// chunks are still being compressed (e.g. to hash or copy the output on the way).
+pub type Observer = Box<dyn FnMut(&[u8]) + Send>;
+
+/// The gzip header: no name, no mtime (reproducible), XFL as zlib sets it, OS = Unix.
+fn header(level: u32) -> Vec<u8> {
+    let xfl = match level {
+        1 => 4,
+        9 => 2,
+        _ => 0,
+    };
+    vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]
+}
+
 /// Streaming parallel gzip writer; [`Writer::finish`] returns the member.
 pub struct Writer {
     level: u32,
@@ -121,6 +136,9 @@ pub struct Writer {
     free_dicts: Vec<Vec<u8>>,
     in_flight: usize,
     max_in_flight: usize,
+    observer: Option<Observer>,
+    /// Chunks already passed to the observer (the header is passed before chunk 0).
+    observed: usize,
 }
 
 impl Writer {
@@ -172,6 +190,26 @@ impl Writer {
             free_dicts: Vec::new(),
             in_flight: 0,
             max_in_flight: 2 * threads,
+            observer: None,
+            observed: 0,
+        }
+    }
+
+    /// A writer whose output is also passed, in order, to `observer` (see [`Observer`]).
+    pub fn with_observer(level: u32, threads: usize, mut observer: Observer) -> Self {
+        observer(&header(level));
+        let mut w = Self::new(level, threads);
+        w.observer = Some(observer);
+        w
+    }
+
+    /// Passes the completed chunks that follow the last observed one to the observer.
+    fn observe_ready(&mut self) {
+        if let Some(obs) = self.observer.as_mut() {
+            while let Some(Some((out, _))) = self.results.get(self.observed) {
+                obs(out);
+                self.observed += 1;
+            }
         }
     }
 
@@ -185,6 +223,7 @@ impl Writer {
             self.results.resize_with(d.index + 1, || None);
         }
         self.results[d.index] = Some((d.out, d.crc));
+        self.observe_ready();
         let mut data = d.data;
         data.clear();
         self.free.push(data);
@@ -231,14 +270,8 @@ impl Writer {
         for w in self.workers.drain(..) {
             w.join().map_err(|_| Self::worker_failed())?;
         }
-        // Header: no name, no mtime (reproducible), XFL as zlib sets it, OS = Unix.
-        let xfl = match self.level {
-            1 => 4,
-            9 => 2,
-            _ => 0,
-        };
         let mut parts = Vec::with_capacity(self.results.len() + 2);
-        parts.push(vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3]);
+        parts.push(header(self.level));
         let mut crc = crc32fast::Hasher::new();
         for r in std::mem::take(&mut self.results) {
             let (out, c) = r.ok_or_else(Self::worker_failed)?;
@@ -247,6 +280,9 @@ impl Writer {
         }
         let mut trailer = crc.finalize().to_le_bytes().to_vec();
         trailer.extend_from_slice(&(self.size as u32).to_le_bytes());
+        if let Some(obs) = self.observer.as_mut() {
+            obs(&trailer);
+        }
         parts.push(trailer);
         Ok(Gzip { parts })
     }
@@ -357,6 +393,24 @@ mod tests {
             std::io::Write::write_all(&mut w, piece).unwrap();
         }
         assert_eq!(w.finish().unwrap().into_vec(), gzip(&data, 1, 1));
+    }
+
+    #[test]
+    fn the_observer_sees_the_member_in_order() {
+        let data = sample(4 * CHUNK + 77);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let mut w = Writer::with_observer(
+            6,
+            2,
+            Box::new(move |b: &[u8]| sink.lock().unwrap().extend_from_slice(b)),
+        );
+        for piece in data.chunks(100_000) {
+            std::io::Write::write_all(&mut w, piece).unwrap();
+        }
+        let member = w.finish().unwrap().into_vec();
+        assert!(*seen.lock().unwrap() == member);
+        assert!(member == gzip(&data, 6, 1));
     }
 
     #[test]

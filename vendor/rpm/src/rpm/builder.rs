@@ -605,7 +605,24 @@ impl PackageBuilder {
         content: impl Into<Vec<u8>>,
         options: impl Into<FileOptions>,
     ) -> Result<&mut Self, Error> {
-        let options = options.into();
+        self.with_content_source(ContentSource::Raw(content.into()), options.into())
+    }
+
+    /// wsgi-pack patch: like [`with_file_contents`](Self::with_file_contents), with bytes
+    /// shared with the caller instead of copied into the builder.
+    pub fn with_file_contents_shared(
+        &mut self,
+        content: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>,
+        options: impl Into<FileOptions>,
+    ) -> Result<&mut Self, Error> {
+        self.with_content_source(ContentSource::Shared(content), options.into())
+    }
+
+    fn with_content_source(
+        &mut self,
+        content: ContentSource,
+        options: FileOptions,
+    ) -> Result<&mut Self, Error> {
 
         if options.mode.file_type() != FileType::Regular {
             return Err(Error::InvalidFileOptions {
@@ -621,7 +638,7 @@ impl PackageBuilder {
         }
 
         self.add_data(
-            ContentSource::Raw(content.into()),
+            content,
             self.config.source_date.unwrap_or(Timestamp::now()),
             options,
             false,
@@ -1807,12 +1824,28 @@ impl PackageBuilder {
                 payload::write_stripped_cpio(&mut archive, file_index as u32, payload_size)
             };
             if payload_size > 0 {
-                let mut hashing = ChecksummingWriter::new(&mut writer, &[HashKind::Sha256]);
-                io::copy(&mut entry.source.try_into_bufread()?, &mut hashing)?;
-                if needs_digest[file_index] {
-                    if let Some(hash) = hashing.into_digests().0.get(&HashKind::Sha256) {
-                        file_hashes[file_index] = hash.to_string();
+                if let Some(bytes) = entry.source.in_memory() {
+                    // wsgi-pack patch: in-memory content is hashed and written in slices
+                    // of 256 KiB straight from the caller's buffer (no 8 KiB copies
+                    // through a reader; each slice is still in cache for the archive
+                    // digest and the compressor).
+                    let mut sha = sha2::Sha256::new();
+                    for piece in bytes.chunks(256 << 10) {
+                        sha.update(piece);
+                        io::Write::write_all(&mut writer, piece)?;
+                    }
+                    if needs_digest[file_index] {
+                        file_hashes[file_index] = hex::encode(sha.finalize());
                         needs_digest[file_index] = false;
+                    }
+                } else {
+                    let mut hashing = ChecksummingWriter::new(&mut writer, &[HashKind::Sha256]);
+                    io::copy(&mut entry.source.try_into_bufread()?, &mut hashing)?;
+                    if needs_digest[file_index] {
+                        if let Some(hash) = hashing.into_digests().0.get(&HashKind::Sha256) {
+                            file_hashes[file_index] = hash.to_string();
+                            needs_digest[file_index] = false;
+                        }
                     }
                 }
             }
@@ -2412,14 +2445,15 @@ impl PackageBuilder {
 
         // digest of the uncompressed raw archive calculated on the inner writer
         let (hash_values, raw_archive_size) = archive.into_digests();
-        let payload = compressor.finish_compression()?;
+        // wsgi-pack patch: zstd hashes its output while it compresses.
+        let (payload, payload_sha256) = compressor.finish_compression_hashed()?;
 
         // digest of the post-compression archive (payload)
-        let payload_sha256 = {
+        let payload_sha256 = payload_sha256.unwrap_or_else(|| {
             let mut hasher = sha2::Sha256::default();
             hasher.update(payload.as_slice());
             hex::encode(hasher.finalize())
-        };
+        });
 
         // wsgi-pack patch: only v6 packages use these (see `archive_digests`).
         let is_v6 = self.config.format == RpmFormat::V6;

@@ -72,12 +72,16 @@ mod encoding {
         None(Vec<u8>),
         /// wsgi-pack patch: parallel gzip by `pargz` (fixed chunks: the same bytes for any
         /// core count), instead of flate2's single-threaded `GzEncoder`.
+        /// wsgi-pack patch: the member is copied out and hashed (SHA-256) by `pargz`'s
+        /// observer as its chunks complete, while later ones are still compressed.
         #[cfg(feature = "gzip-compression")]
-        Gzip(pargz::Writer),
+        Gzip(pargz::Writer, std::sync::Arc<std::sync::Mutex<HashingVec>>),
         /// If the `zstdmt` feature flag is enabled, compression will use all available cores to
         /// compress the file.
+        /// wsgi-pack patch: the output is hashed (SHA-256, the payload digest) as zstd
+        /// emits it, while later jobs are still compressed, instead of afterwards.
         #[cfg(feature = "zstd-compression")]
-        Zstd(zstd::stream::Encoder<'static, Vec<u8>>),
+        Zstd(zstd::stream::Encoder<'static, HashingVec>),
         #[cfg(feature = "xz-compression")]
         Xz(liblzma::write::XzEncoder<Vec<u8>>),
         #[cfg(feature = "bzip2-compression")]
@@ -91,14 +95,27 @@ mod encoding {
             match value {
                 CompressionWithLevel::None => Ok(Compressor::None(Vec::new())),
                 #[cfg(feature = "gzip-compression")]
-                CompressionWithLevel::Gzip(level) => Ok(Compressor::Gzip(pargz::Writer::new(
-                    level.min(9),
-                    pargz::default_threads(),
-                ))),
+                CompressionWithLevel::Gzip(level) => {
+                    let out = std::sync::Arc::new(std::sync::Mutex::new(HashingVec::default()));
+                    let sink = std::sync::Arc::clone(&out);
+                    let observer: pargz::Observer = Box::new(move |bytes: &[u8]| {
+                        if let Ok(mut v) = sink.lock() {
+                            let _ = io::Write::write_all(&mut *v, bytes);
+                        }
+                    });
+                    Ok(Compressor::Gzip(
+                        pargz::Writer::with_observer(
+                            level.min(9),
+                            pargz::default_threads(),
+                            observer,
+                        ),
+                        out,
+                    ))
+                }
                 #[cfg(feature = "zstd-compression")]
                 CompressionWithLevel::Zstd(level) => {
                     #[cfg_attr(not(feature = "zstdmt"), allow(unused_mut))]
-                    let mut stream = zstd::stream::Encoder::new(Vec::new(), level)?;
+                    let mut stream = zstd::stream::Encoder::new(HashingVec::default(), level)?;
 
                     #[cfg(feature = "zstdmt")]
                     {
@@ -133,7 +150,7 @@ mod encoding {
             match self {
                 Compressor::None(data) => data.write(content),
                 #[cfg(feature = "gzip-compression")]
-                Compressor::Gzip(encoder) => encoder.write(content),
+                Compressor::Gzip(encoder, _) => encoder.write(content),
                 #[cfg(feature = "zstd-compression")]
                 Compressor::Zstd(encoder) => encoder.write(content),
                 #[cfg(feature = "xz-compression")]
@@ -147,7 +164,7 @@ mod encoding {
             match self {
                 Compressor::None(data) => data.flush(),
                 #[cfg(feature = "gzip-compression")]
-                Compressor::Gzip(encoder) => encoder.flush(),
+                Compressor::Gzip(encoder, _) => encoder.flush(),
                 #[cfg(feature = "zstd-compression")]
                 Compressor::Zstd(encoder) => encoder.flush(),
                 #[cfg(feature = "xz-compression")]
@@ -158,14 +175,60 @@ mod encoding {
         }
     }
 
+    /// wsgi-pack patch: a `Vec` that hashes (SHA-256) what is written into it.
+    #[derive(Default)]
+    pub struct HashingVec {
+        buf: Vec<u8>,
+        sha: sha2::Sha256,
+    }
+
+    impl io::Write for HashingVec {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            sha2::Digest::update(&mut self.sha, data);
+            self.buf.extend_from_slice(data);
+            Ok(data.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     impl Compressor {
+        /// wsgi-pack patch: the payload and, when it was computed on the way, its SHA-256
+        /// (hex); `None` means the caller hashes the payload itself.
+        pub(crate) fn finish_compression_hashed(self) -> Result<(Vec<u8>, Option<String>), Error> {
+            match self {
+                #[cfg(feature = "zstd-compression")]
+                Compressor::Zstd(encoder) => {
+                    let out = encoder.finish()?;
+                    Ok((out.buf, Some(hex::encode(sha2::Digest::finalize(out.sha)))))
+                }
+                #[cfg(feature = "gzip-compression")]
+                Compressor::Gzip(encoder, out) => {
+                    // The observer has seen the whole member once `finish` returns.
+                    let parts = encoder.finish()?;
+                    let out = std::sync::Arc::try_unwrap(out)
+                        .ok()
+                        .and_then(|m| m.into_inner().ok());
+                    match out {
+                        Some(out) if out.buf.len() == parts.len() => {
+                            Ok((out.buf, Some(hex::encode(sha2::Digest::finalize(out.sha)))))
+                        }
+                        _ => Ok((parts.into_vec(), None)),
+                    }
+                }
+                other => Ok((other.finish_compression()?, None)),
+            }
+        }
+
         pub(crate) fn finish_compression(self) -> Result<Vec<u8>, Error> {
             match self {
                 Compressor::None(data) => Ok(data),
                 #[cfg(feature = "gzip-compression")]
-                Compressor::Gzip(encoder) => Ok(encoder.finish()?.into_vec()),
+                Compressor::Gzip(encoder, _) => Ok(encoder.finish()?.into_vec()),
                 #[cfg(feature = "zstd-compression")]
-                Compressor::Zstd(encoder) => Ok(encoder.finish()?),
+                Compressor::Zstd(encoder) => Ok(encoder.finish()?.buf),
                 #[cfg(feature = "xz-compression")]
                 Compressor::Xz(encoder) => Ok(encoder.finish()?),
                 #[cfg(feature = "bzip2-compression")]

@@ -163,6 +163,8 @@ mod build_types {
     pub enum ContentSource {
         Path(PathBuf),
         Raw(Vec<u8>),
+        /// wsgi-pack patch: bytes shared with the caller (no copy into the builder).
+        Shared(std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>),
         /// No content - used for metadata-only entries such as directories and special files.
         None,
     }
@@ -173,6 +175,7 @@ mod build_types {
             match self {
                 Self::Path(p) => Ok(Box::new(BufReader::new(File::open(p)?))),
                 Self::Raw(v) => Ok(Box::new(Cursor::new(v))),
+                Self::Shared(v) => Ok(Box::new(Cursor::new((**v).as_ref()))),
                 Self::None => Ok(Box::new(Cursor::new(&[] as &[u8]))),
             }
         }
@@ -181,7 +184,20 @@ mod build_types {
             match self {
                 Self::Path(p) => fs::metadata(p).map(|m| m.len()),
                 Self::Raw(v) => Ok(v.len() as u64),
+                Self::Shared(v) => Ok((**v).as_ref().len() as u64),
                 Self::None => Ok(0),
+            }
+        }
+    }
+
+    impl ContentSource {
+        /// wsgi-pack patch: the content when it is in memory (`Raw`, `Shared`, `None`).
+        pub fn in_memory(&self) -> Option<&[u8]> {
+            match self {
+                Self::Path(_) => Option::None,
+                Self::Raw(v) => Some(v),
+                Self::Shared(v) => Some((**v).as_ref()),
+                Self::None => Some(&[]),
             }
         }
     }
