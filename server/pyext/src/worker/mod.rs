@@ -312,8 +312,17 @@ impl Worker {
     fn serve(&self, mut c: Conn, core: usize) -> Option<Conn> {
         // A connection this thread accepted (or found readable) is served even if a stop
         // was asked meanwhile: the stop only ends it between requests.
+        let mut answered = false;
         loop {
             if !request::head_buffered(&c, self.cfg.buffer_size) {
+                // After a response, the client's next request has rarely arrived yet (it
+                // has to read the response first): a read here would mostly fail with
+                // EAGAIN, one wasted syscall per kept-alive request. Epoll (level-
+                // triggered) reports the socket once it is readable. Not so for TLS: the
+                // TLS layer may hold decrypted bytes that epoll cannot see.
+                if answered && !c.is_tls() {
+                    return Some(c);
+                }
                 match c.try_read_more() {
                     Ok(None) => return Some(c),
                     Ok(Some(0)) => return None,
@@ -420,6 +429,7 @@ impl Worker {
             if STOP.load(Ordering::Relaxed) {
                 return None;
             }
+            answered = true;
         }
     }
 }
