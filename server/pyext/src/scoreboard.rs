@@ -156,6 +156,11 @@ impl Scoreboard {
     /// always watches the listeners; a thread in a long request does not count as relief,
     /// so connections are not left waiting behind it.
     pub fn over_share(&self, w: usize, t: usize, mine: u32) -> bool {
+        // The share is at least 1: fewer connections are never over it (no scoreboard
+        // reads for threads whose connections all close, as behind nginx).
+        if u64::from(mine) <= 1 + ACCEPT_SLACK {
+            return false;
+        }
         let (mut total, mut live) = (u64::from(mine), 1u64);
         self.each_other_live_core(w, t, |c| {
             total += u64::from(c.conns.load(Ordering::Relaxed));
