@@ -39,8 +39,8 @@ pub struct CoreSlot {
     /// Kept-alive connections the thread owns (watched by its epoll set, between
     /// requests); read by the other threads for balanced accepting.
     pub conns: AtomicU32,
-    /// 1 while the thread's epoll set holds the listeners, 0 while it keeps them out
-    /// because it owns more than its share of connections (stats).
+    /// 1 while the thread accepts new connections, 0 while it only watches the
+    /// listeners because it owns more than its share of connections (stats).
     pub accepting: AtomicU8,
     pub info_len: AtomicU32,
     pub info: [AtomicU8; INFO_LEN],
@@ -148,12 +148,12 @@ impl Scoreboard {
     }
 
     /// Balanced accepting: whether handler thread `t` of worker `w`, owning `mine`
-    /// kept-alive connections, should keep the listeners out of its epoll set. True when
+    /// kept-alive connections, should stop accepting (and only watch the listeners). True when
     /// it owns more than its share (the live threads' connections divided evenly, rounded
     /// up, plus [`ACCEPT_SLACK`]) and another live thread owns fewer and can accept them:
     /// it is idle or its current request began less than [`STUCK_US`] ago. The thread
     /// owning the fewest connections is never over its share, so at least one thread
-    /// always watches the listeners; a thread in a long request does not count as relief,
+    /// always accepts; a thread in a long request does not count as relief,
     /// so connections are not left waiting behind it.
     pub fn over_share(&self, w: usize, t: usize, mine: u32) -> bool {
         // The share is at least 1: fewer connections are never over it (no scoreboard
