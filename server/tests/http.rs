@@ -511,3 +511,109 @@ fn handler_threads_keep_their_python_thread_state() {
         );
     }
 }
+
+/// Kept-alive connections each worker owns, from the stats JSON (sum over its threads).
+fn owned_connections(v: &serde_json::Value) -> Vec<u64> {
+    v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            w["cores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["connections"].as_u64().unwrap())
+                .sum()
+        })
+        .collect()
+}
+
+#[test]
+fn kept_alive_connections_are_balanced_between_workers() {
+    // 64 kept-alive connections opened one after another: the case in which
+    // EPOLLEXCLUSIVE alone wakes the same idle worker for every arrival (it took all 64).
+    // Balanced accepting splits them; the stats count each worker's connections.
+    let dir = TempDir::new("balance");
+    let (_p, port, sport) =
+        start_with_stats(&dir, "hello", &["--processes", "2", "--disable-logging"]);
+    wait_for("2 workers", || {
+        (worker_pids(sport).len() == 2).then_some(())
+    });
+    let get = |s: &mut TcpStream, buf: &mut Vec<u8>| {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(s, buf, false).status, 200);
+    };
+    let mut conns = Vec::new();
+    for _ in 0..64 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = Vec::new();
+        get(&mut s, &mut buf);
+        conns.push((s, buf));
+    }
+    let split = wait_for("the stats to count 64 connections", || {
+        let o = owned_connections(&stats_json(sport)?);
+        (o.iter().sum::<u64>() == 64).then_some(o)
+    });
+    assert!(
+        split.iter().all(|n| (24..=40).contains(n)),
+        "connections per worker: {split:?}"
+    );
+    // Every connection is still served, and a new one too (a worker at its share
+    // leaves the listeners to the other, never both out).
+    for (s, buf) in &mut conns {
+        get(s, buf);
+    }
+    assert_eq!(http_get(port, "/").status, 200);
+    // Closed by the clients: no worker counts them any longer.
+    drop(conns);
+    wait_for("the stats to count 0 connections", || {
+        let o = owned_connections(&stats_json(sport)?);
+        (o.iter().sum::<u64>() == 0).then_some(())
+    });
+}
+
+#[test]
+fn a_worker_in_a_long_request_does_not_hold_back_new_connections() {
+    // Balanced accepting must not leave connections waiting behind a worker that owns
+    // fewer of them only because it is stuck in a long request: the other worker keeps
+    // accepting beyond its share.
+    let dir = TempDir::new("balance-stuck");
+    let (mut p, port, sport) =
+        start_with_stats(&dir, "boom", &["--processes", "2", "--disable-logging"]);
+    wait_for("2 workers", || {
+        (worker_pids(sport).len() == 2).then_some(())
+    });
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.set_read_timeout(Some(WAIT)).unwrap();
+    slow.write_all(b"GET /sleep?5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    p.wait_log("SLEEP START 5");
+    let start = std::time::Instant::now();
+    let mut conns = Vec::new();
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s.write_all(b"GET /pid HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        let r = read_response(&mut s, &mut buf, false);
+        assert_eq!(r.status, 200);
+        pids.insert(r.text());
+        conns.push(s);
+    }
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(3500),
+        "12 connections took {took:?} while the other worker slept 5 s"
+    );
+    assert_eq!(
+        pids.len(),
+        1,
+        "served by the worker that is not asleep: {pids:?}"
+    );
+    let mut buf = Vec::new();
+    assert_eq!(read_response(&mut slow, &mut buf, false).text(), "slept");
+}

@@ -320,7 +320,9 @@ impl Master {
             w.respawns.fetch_add(1, Ordering::Relaxed);
             w.last_spawn.store(now_us() / 1_000_000, Ordering::Relaxed);
             for t in 0..self.sb.threads() {
-                self.sb.core(index, t).start_us.store(0, Ordering::Relaxed);
+                let c = self.sb.core(index, t);
+                c.start_us.store(0, Ordering::Relaxed);
+                c.conns.store(0, Ordering::Relaxed);
             }
             crate::log::info(&format!(
                 "spawned worker {} (pid: {pid}, cores: {})",
@@ -403,9 +405,11 @@ impl Master {
                 .map(|t| {
                     let c = self.sb.core(i, t);
                     format!(
-                        "{{\"id\":{t},\"requests\":{},\"in_request\":{}}}",
+                        "{{\"id\":{t},\"requests\":{},\"in_request\":{},\"connections\":{},\"accepting\":{}}}",
                         c.requests.load(Ordering::Relaxed),
-                        u8::from(c.start_us.load(Ordering::Relaxed) != 0)
+                        u8::from(c.start_us.load(Ordering::Relaxed) != 0),
+                        c.conns.load(Ordering::Relaxed),
+                        c.accepting.load(Ordering::Relaxed)
                     )
                 })
                 .collect();
@@ -1108,6 +1112,12 @@ impl Master {
                 self.spawned_at.remove(&pid);
                 let recycled = self.recycling.remove(&pid).map(|(_, why)| why);
                 self.sb.worker(index).pid.store(0, Ordering::Relaxed);
+                // A dead worker owns no connections (balanced accepting of the others).
+                for t in 0..self.sb.threads() {
+                    let c = self.sb.core(index, t);
+                    c.conns.store(0, Ordering::Relaxed);
+                    c.accepting.store(0, Ordering::Relaxed);
+                }
                 let how = if libc::WIFSIGNALED(status) {
                     format!("killed by signal {}", libc::WTERMSIG(status))
                 } else {

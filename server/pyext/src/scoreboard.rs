@@ -9,6 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Bytes of "METHOD URI" kept per core for harakiri and stats.
 pub const INFO_LEN: usize = 120;
 
+/// Connections a handler thread may own above the even share before it stops accepting
+/// (balanced accepting, [`Scoreboard::over_share`]).
+pub const ACCEPT_SLACK: u64 = 1;
+
+/// A thread in a request started this long ago (microseconds) cannot take new
+/// connections off an over-share thread: the latter accepts again.
+pub const STUCK_US: u64 = 100_000;
+
 /// One worker process.
 #[repr(C)]
 pub struct WorkerSlot {
@@ -28,6 +36,12 @@ pub struct CoreSlot {
     /// Start of the current request in microseconds since the epoch; 0 when idle.
     pub start_us: AtomicU64,
     pub requests: AtomicU64,
+    /// Kept-alive connections the thread owns (watched by its epoll set, between
+    /// requests); read by the other threads for balanced accepting.
+    pub conns: AtomicU32,
+    /// 1 while the thread accepts new connections, 0 while it only watches the
+    /// listeners because it owns more than its share of connections (stats).
+    pub accepting: AtomicU8,
     pub info_len: AtomicU32,
     pub info: [AtomicU8; INFO_LEN],
 }
@@ -130,6 +144,53 @@ impl Scoreboard {
                 .base
                 .add(self.cores_off() + (w * self.threads + t) * std::mem::size_of::<CoreSlot>())
                 as *const CoreSlot)
+        }
+    }
+
+    /// Balanced accepting: whether handler thread `t` of worker `w`, owning `mine`
+    /// kept-alive connections, should stop accepting (and only watch the listeners). True when
+    /// it owns more than its share (the live threads' connections divided evenly, rounded
+    /// up, plus [`ACCEPT_SLACK`]) and another live thread owns fewer and can accept them:
+    /// it is idle or its current request began less than [`STUCK_US`] ago. The thread
+    /// owning the fewest connections is never over its share, so at least one thread
+    /// always accepts; a thread in a long request does not count as relief,
+    /// so connections are not left waiting behind it.
+    pub fn over_share(&self, w: usize, t: usize, mine: u32) -> bool {
+        // The share is at least 1: fewer connections are never over it (no scoreboard
+        // reads for threads whose connections all close, as behind nginx).
+        if u64::from(mine) <= 1 + ACCEPT_SLACK {
+            return false;
+        }
+        let (mut total, mut live) = (u64::from(mine), 1u64);
+        self.each_other_live_core(w, t, |c| {
+            total += u64::from(c.conns.load(Ordering::Relaxed));
+            live += 1;
+        });
+        if u64::from(mine) <= total.div_ceil(live) + ACCEPT_SLACK {
+            return false;
+        }
+        let now = now_us();
+        let mut relief = false;
+        self.each_other_live_core(w, t, |c| {
+            let start = c.start_us.load(Ordering::Relaxed);
+            relief |= c.conns.load(Ordering::Relaxed) < mine
+                && (start == 0 || now.saturating_sub(start) < STUCK_US);
+        });
+        relief
+    }
+
+    /// Calls `f` with every handler thread of a running worker (pid set by the master at
+    /// fork, cleared at reap) except thread `t` of worker `w`.
+    fn each_other_live_core(&self, w: usize, t: usize, mut f: impl FnMut(&CoreSlot)) {
+        for i in 0..self.workers {
+            if i != w && self.worker(i).pid.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            for j in 0..self.threads {
+                if (i, j) != (w, t) {
+                    f(self.core(i, j));
+                }
+            }
         }
     }
 

@@ -157,13 +157,31 @@ impl Worker {
             unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) }
         };
         add(self.wake_r, libc::EPOLLIN as u32, WAKE);
-        for (i, l) in self.listeners.iter().enumerate() {
-            add(
-                l.fd,
-                (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32,
-                LISTEN_BASE + i as u64,
-            );
-        }
+        // Balanced accepting: a thread takes its share of the new connections (one
+        // exclusive wake-up per arrival among the accepting threads) only while it does
+        // not own more than its share of the kept-alive connections (scoreboard). Over
+        // its share, it only watches the listeners (edge-triggered, not exclusive): every
+        // arrival wakes it to look at its share again, and it accepts nothing.
+        let listen = |accepting: bool, first: bool| {
+            let events = if accepting {
+                libc::EPOLLIN | libc::EPOLLEXCLUSIVE
+            } else {
+                libc::EPOLLIN | libc::EPOLLET
+            };
+            for (i, l) in self.listeners.iter().enumerate() {
+                if !first {
+                    // EPOLLEXCLUSIVE cannot be modified: delete and add again.
+                    // SAFETY: ep and l.fd are valid; DEL ignores the event argument.
+                    unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_DEL, l.fd, std::ptr::null_mut()) };
+                }
+                add(l.fd, events as u32, LISTEN_BASE + i as u64);
+            }
+        };
+        let slot = self.sb.core(self.index, core);
+        slot.conns.store(0, Ordering::Relaxed);
+        slot.accepting.store(1, Ordering::Relaxed);
+        listen(true, true);
+        let mut listening = true;
         // Kept-alive connections owned by this thread, with their last activity.
         let mut conns: HashMap<RawFd, (Conn, Instant)> = HashMap::new();
         let idle_limit = Duration::from_secs(self.cfg.socket_timeout.max(1));
@@ -175,7 +193,21 @@ impl Worker {
                 last_sweep = Instant::now();
                 conns.retain(|_, (_, at)| at.elapsed() < idle_limit);
             }
-            let wait_ms = if conns.is_empty() { -1 } else { 1000 };
+            let over = self.over_share(core, conns.len());
+            if over == listening {
+                listening = !over;
+                listen(listening, false);
+                slot.accepting.store(u8::from(listening), Ordering::Relaxed);
+            }
+            // Not accepting, the thread also looks at its share again soon without an
+            // arrival: a thread that took over accepting may get stuck in a long request.
+            let wait_ms = if conns.is_empty() {
+                -1
+            } else if listening {
+                1000
+            } else {
+                100
+            };
             // SAFETY: events is a live buffer of the given length.
             let n =
                 unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, wait_ms) };
@@ -196,6 +228,10 @@ impl Worker {
                     continue;
                 }
                 if data >= LISTEN_BASE {
+                    if !listening {
+                        // An arrival seen while over its share: the loop looks again.
+                        continue;
+                    }
                     // Connections queued meanwhile are accepted without another
                     // epoll_wait (bounded, so owned keep-alive connections and the other
                     // listeners are not starved).
@@ -217,6 +253,11 @@ impl Worker {
                                 } else if let Some(c) = self.serve(c, core) {
                                     add(c.fd(), libc::EPOLLIN as u32, c.fd() as u64);
                                     conns.insert(c.fd(), (c, Instant::now()));
+                                    // Over its share: the rest of the queue is left
+                                    // to the other threads.
+                                    if self.over_share(core, conns.len()) {
+                                        break;
+                                    }
                                 }
                             }
                             Ok(None) => break,
@@ -249,8 +290,21 @@ impl Worker {
         }
         // Graceful stop: idle keep-alive connections are closed.
         drop(conns);
+        slot.conns.store(0, Ordering::Relaxed);
+        slot.accepting.store(0, Ordering::Relaxed);
         // SAFETY: ep is our epoll descriptor.
         unsafe { libc::close(ep) };
+    }
+
+    /// Publishes the number of kept-alive connections this thread owns on the scoreboard
+    /// and tells whether it is over its share of them (balanced accepting).
+    fn over_share(&self, core: usize, owned: usize) -> bool {
+        let mine = owned.min(u32::MAX as usize) as u32;
+        let slot = self.sb.core(self.index, core);
+        if slot.conns.load(Ordering::Relaxed) != mine {
+            slot.conns.store(mine, Ordering::Relaxed);
+        }
+        self.sb.over_share(self.index, core, mine)
     }
 
     /// Serves requests on `c` while they are ready. Returns the connection if it stays
@@ -258,8 +312,17 @@ impl Worker {
     fn serve(&self, mut c: Conn, core: usize) -> Option<Conn> {
         // A connection this thread accepted (or found readable) is served even if a stop
         // was asked meanwhile: the stop only ends it between requests.
+        let mut answered = false;
         loop {
             if !request::head_buffered(&c, self.cfg.buffer_size) {
+                // After a response, the client's next request has rarely arrived yet (it
+                // has to read the response first): a read here would mostly fail with
+                // EAGAIN, one wasted syscall per kept-alive request. Epoll (level-
+                // triggered) reports the socket once it is readable. Not so for TLS: the
+                // TLS layer may hold decrypted bytes that epoll cannot see.
+                if answered && !c.is_tls() {
+                    return Some(c);
+                }
                 match c.try_read_more() {
                     Ok(None) => return Some(c),
                     Ok(Some(0)) => return None,
@@ -366,6 +429,7 @@ impl Worker {
             if STOP.load(Ordering::Relaxed) {
                 return None;
             }
+            answered = true;
         }
     }
 }
