@@ -54,7 +54,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
                 stack.push(p);
             } else {
                 let data = std::fs::read(&p).unwrap();
-                out.insert(rel, format!("{:x}", md5::compute(&data)));
+                out.insert(
+                    rel,
+                    format!("{:x}", <md5::Md5 as md5::Digest>::digest(&data)),
+                );
             }
         }
     }

@@ -31,7 +31,8 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 fi
 (cd "$REPO" && cargo build -q --release -p wsgi-pack --bin wsgi-pack --example repo-bench-gen)
-WP=$REPO/target/release/wsgi-pack
+# WSGI_PACK_BIN: another wsgi-pack binary to measure (e.g. an older build, for before/after).
+WP=${WSGI_PACK_BIN:-$REPO/target/release/wsgi-pack}
 GEN=$REPO/target/release/examples/repo-bench-gen
 
 CACHE=${WSGI_PACK_BENCH_CACHE:-/var/tmp/wsgi-pack-bench-repo}/$N-$(sha256sum "$REPO/bench/repo/gen.rs" | cut -c1-12)
@@ -49,6 +50,16 @@ fi
 FPR=$(gpg --with-colons --list-secret-keys | awk -F: '/^fpr/ { print $10; exit }')
 trap 'gpgconf --kill all; rm -rf "$WORK"' EXIT
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/wsgi-pack-bench-repo.XXXXXX")
+# The previous run's trees are moved aside, not deleted, until the bench ends: on ext4
+# without a journal (this machine's root) the inode allocator skips every inode deleted
+# in the last 60-300 s, one lookup each (fs/ext4/ialloc.c, recently_deleted()), so
+# deleting 2000 directories right before a timed run made each of the next run's new
+# directories cost a scan past them (up to 1 s of kernel time for wsgi-pack's and
+# reprepro's pool directories; the anchor's flat pool makes none). A real publish from
+# scratch does not follow a mass deletion.
+TRASH=$WORK/trash
+mkdir -p "$TRASH"
+aside() { [ ! -e "$1" ] || mv "$1" "$(mktemp -u "$TRASH/x.XXXXXX")"; }
 EXTRA_DEB=$(ls "$CACHE"/extra/deb/*.deb)
 EXTRA_RPM=$(ls "$CACHE"/extra/rpm/*.rpm)
 BYTES=$(du -sb "$CACHE/gen" | cut -f1)
@@ -82,12 +93,12 @@ anchor_publish() {
   gpg --batch --yes --quiet --digest-algo SHA512 --armor --detach-sign -o "$r/rpm/repodata/repomd.xml.asc" "$r/rpm/repodata/repomd.xml"
 }
 anchor_stage() { # anchor_stage ROOT: the packages in place (hard links, as wsgi-pack does)
-  rm -rf "$1"; mkdir -p "$1/apt/pool/main" "$1/rpm"
+  aside "$1"; mkdir -p "$1/apt/pool/main" "$1/rpm"
   cp -al "$CACHE/gen/deb/." "$1/apt/pool/main/"
   cp -al "$CACHE/gen/rpm/." "$1/rpm/"
 }
 reprepro_conf() {
-  rm -rf "$1"; mkdir -p "$1/conf"
+  aside "$1"; mkdir -p "$1/conf"
   cat >"$1/conf/distributions" <<CONF
 Codename: stable
 Suite: stable
@@ -106,12 +117,13 @@ timed() { # timed KEY COMMAND...
   T[$key]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') "
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm-up (page cache, gpg-agent), untimed.
 cat "$CACHE"/gen/deb/* "$CACHE"/gen/rpm/* >/dev/null
 gpg --batch --quiet --clearsign -o /dev/null /dev/null 2>/dev/null || true
 
 for ((i = 1; i <= RUNS; i++)); do
-  rm -rf "$WORK/wp"
+  aside "$WORK/wp"
   timed "wp scratch" "$WP" publish -q --repo "$WORK/wp" --dist "$CACHE/gen/deb" --dist "$CACHE/gen/rpm" --key "$CACHE/key.asc"
   timed "wp add1" "$WP" publish -q --repo "$WORK/wp" --dist "$EXTRA_DEB" --dist "$EXTRA_RPM" --key "$CACHE/key.asc"
 
@@ -134,7 +146,8 @@ an_r=$(zcat "$WORK"/an/rpm/repodata/*-primary.xml.gz | grep -c '<package ')
 
 stats() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END {
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f %.3f %.3f", m, v[1], v[NR] }'; }
-echo "packages: $N .deb + $N .rpm ($BYTES bytes); runs: $RUNS (interleaved); $(nproc) cores"
+echo "packages: $N .deb + $N .rpm ($BYTES bytes); runs: $RUNS (interleaved); $(nproc) cores; load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wsgi-pack: $WP"
 echo "tools: $(createrepo_c --version | head -1); apt-ftparchive $(dpkg-query -W -f='${Version}' apt-utils); reprepro $(dpkg-query -W -f='${Version}' reprepro); $(gpg --version | head -1)"
 printf '%-8s %24s %24s %24s %10s %10s\n' case "wsgi-pack s (med min-max)" "anchor s (med min-max)" "reprepro s (med min-max)" "wp/anchor" "wp/reprepro"
 for c in scratch add1; do

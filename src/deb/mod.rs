@@ -67,7 +67,8 @@ fn append<W: Write>(
 }
 
 fn md5_hex(data: &[u8]) -> String {
-    format!("{:x}", md5::compute(data))
+    use md5::Digest;
+    format!("{:x}", md5::Md5::digest(data))
 }
 
 /// xz block size: liblzma's multi-threaded encoder compresses blocks in parallel and its

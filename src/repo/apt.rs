@@ -13,7 +13,7 @@ use super::index::{self, Index, Record, field};
 use super::{RepoError, Signer, atomic};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Options of the apt repository.
@@ -88,22 +88,25 @@ fn bad(path: &Path, reason: impl Into<String>) -> RepoError {
     }
 }
 
-/// Reads the ar archive of a .deb: checks the member layout and that the members add up
-/// to the file size (a truncated file is rejected), returns the control file text.
-fn read_control(path: &Path, file: &mut std::fs::File, len: u64) -> Result<String, RepoError> {
-    let mut magic = [0u8; 8];
-    file.read_exact(&mut magic)
-        .map_err(|_| bad(path, "shorter than an ar header"))?;
-    if &magic != b"!<arch>\n" {
+/// Parses the ar archive of a .deb (`data`, the whole file): checks the member layout
+/// and that the members add up to the file size (a truncated file is rejected), returns
+/// the control file text.
+fn read_control(path: &Path, data: &[u8]) -> Result<String, RepoError> {
+    if data.len() < 8 {
+        return Err(bad(path, "shorter than an ar header"));
+    }
+    if &data[..8] != b"!<arch>\n" {
         return Err(bad(path, "not an ar archive (no `!<arch>` magic)"));
     }
+    let len = data.len() as u64;
     let mut pos = 8u64;
     let mut members = Vec::new();
     let mut control = None;
     while pos < len {
-        let mut header = [0u8; 60];
-        file.read_exact(&mut header)
-            .map_err(|_| bad(path, format!("truncated ar member header at byte {pos}")))?;
+        let at = pos as usize;
+        let header = data
+            .get(at..at + 60)
+            .ok_or_else(|| bad(path, format!("truncated ar member header at byte {pos}")))?;
         if &header[58..60] != b"`\n" {
             return Err(bad(path, format!("bad ar member header at byte {pos}")));
         }
@@ -116,36 +119,29 @@ fn read_control(path: &Path, file: &mut std::fs::File, len: u64) -> Result<Strin
             .and_then(|s| s.trim().parse().ok())
             .ok_or_else(|| bad(path, format!("bad size of ar member `{name}`")))?;
         let data_start = pos + 60;
-        let end = data_start + size;
+        let end = data_start.saturating_add(size);
         if end > len {
             return Err(bad(
                 path,
                 format!("truncated: member `{name}` needs {end} bytes, the file has {len}"),
             ));
         }
+        let body = &data[data_start as usize..end as usize];
         if members.is_empty() {
             if name != "debian-binary" {
                 return Err(bad(path, "first member is not `debian-binary`"));
             }
-            let mut v = vec![0u8; size.min(16) as usize];
-            file.read_exact(&mut v)
-                .map_err(|e| bad(path, format!("reading debian-binary: {e}")))?;
-            if !v.starts_with(b"2.") {
+            if !body.starts_with(b"2.") {
                 return Err(bad(path, "debian-binary is not format 2.x"));
             }
         } else if name.starts_with("control.tar") {
             if size > 64 << 20 {
                 return Err(bad(path, "control.tar larger than 64 MiB"));
             }
-            let mut data = vec![0u8; size as usize];
-            file.read_exact(&mut data)
-                .map_err(|e| bad(path, format!("reading {name}: {e}")))?;
-            control = Some(control_from_tar(path, &name, &data)?);
+            control = Some(control_from_tar(path, &name, body)?);
         }
         members.push(name);
         pos = end + (end & 1);
-        file.seek(SeekFrom::Start(pos))
-            .map_err(|e| RepoError::io(path, "seeking", e))?;
     }
     if !members.iter().any(|m| m.starts_with("data.tar")) {
         return Err(bad(path, "no data.tar member"));
@@ -197,7 +193,8 @@ fn token_ok(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-' | '~' | ':' | '_'))
 }
 
-/// Reads one .deb: control fields and MD5/SHA-256 (one streaming pass).
+/// Reads one .deb: control fields and MD5/SHA-256 (the file read once, into a per-thread
+/// buffer; see `digest`).
 pub fn read_deb(path: &Path) -> Result<DebInfo, RepoError> {
     let mut file = std::fs::File::open(path).map_err(|e| RepoError::io(path, "opening", e))?;
     let meta = file
@@ -205,7 +202,14 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, RepoError> {
         .map_err(|e| RepoError::io(path, "reading metadata", e))?;
     let len = meta.len();
     let id = super::FileId::of(&meta);
-    let control = read_control(path, &mut file, len)?;
+    let mut buf = super::digest::ReadBuf::take();
+    let data = buf
+        .fill(&mut file, len)
+        .map_err(|e| RepoError::io(path, "reading", e))?;
+    if data.len() as u64 != len {
+        return Err(bad(path, "the file changed while it was read"));
+    }
+    let control = read_control(path, data)?;
     let control = control.trim_end().to_string();
     let control_field = |name: &str| -> Result<String, RepoError> {
         let v = field(&control, name)
@@ -229,12 +233,8 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, RepoError> {
         .filter(|s| token_ok(s))
         .unwrap_or(&package)
         .to_string();
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| RepoError::io(path, "seeking", e))?;
-    let (md5, sha256, size) = hash_stream(path, &mut file)?;
-    if size != len {
-        return Err(bad(path, "the file changed while it was read"));
-    }
+    let (md5, sha256) = super::digest::md5_sha256(data);
+    let size = len;
     Ok(DebInfo {
         path: path.to_path_buf(),
         control,
@@ -249,33 +249,14 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, RepoError> {
     })
 }
 
-fn hash_stream(path: &Path, r: &mut impl Read) -> Result<(String, String, u64), RepoError> {
-    let mut md5 = md5::Context::new();
-    let mut sha = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = r
-            .read(&mut buf)
-            .map_err(|e| RepoError::io(path, "reading", e))?;
-        if n == 0 {
-            break;
-        }
-        md5.consume(&buf[..n]);
-        sha.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((
-        format!("{:x}", md5.compute()),
-        hex::encode(sha.finalize()),
-        size,
-    ))
-}
-
 /// SHA-256 of a file, hex.
 fn sha256_file(path: &Path) -> Result<String, RepoError> {
     let mut f = std::fs::File::open(path).map_err(|e| RepoError::io(path, "opening", e))?;
-    Ok(hash_stream(path, &mut f)?.1)
+    let mut buf = super::digest::ReadBuf::take();
+    let data = buf
+        .fill(&mut f, 0)
+        .map_err(|e| RepoError::io(path, "reading", e))?;
+    Ok(super::digest::sha256_hex(data))
 }
 
 /// Reads `paths` on up to `available_parallelism` threads, in order.
@@ -946,16 +927,24 @@ fn commit(plan: &mut AptPlan, signer: Option<&Signer>) -> Result<(), RepoError> 
     // Sequential: most of the time is the kernel allocating the inodes of the new
     // pool/<c>/<p>/<source>/ directories, and two threads doing it contend (measured:
     // same wall time, twice the system time).
+    let mut mtimes = std::collections::HashMap::with_capacity(to_copy.len());
     for (src, dest, id) in to_copy {
-        super::place_package(src, dest, *id, opts.copy)?;
+        let (_, meta) = super::place_package(src, dest, *id, opts.copy)?;
         rollback.files.push(dest.clone());
         report.added.push(dest.clone());
+        mtimes.insert(dest.as_path(), index::mtime_ns(&meta));
     }
     for r in &mut index.records {
         if r.mtime_ns == 0 {
             let path = apt_root.join(&r.filename);
-            let meta = std::fs::metadata(&path).map_err(|e| RepoError::io(&path, "reading", e))?;
-            r.mtime_ns = index::mtime_ns(&meta);
+            r.mtime_ns = match mtimes.get(path.as_path()) {
+                Some(&t) => t,
+                None => {
+                    let meta =
+                        std::fs::metadata(&path).map_err(|e| RepoError::io(&path, "reading", e))?;
+                    index::mtime_ns(&meta)
+                }
+            };
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod apt;
 pub mod atomic;
+mod digest;
 pub mod error;
 pub mod index;
 pub mod rpmmd;
@@ -173,45 +174,59 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
     apt_opts.keep_generations = opts.keep_generations;
     apt_opts.copy = opts.copy;
     // A side without new packages is left alone (no new generation for mirrors to fetch).
-    // Order: the apt side is checked (nothing written), then the rpm-md side is checked
-    // and published, then the apt side is written: bad input on either side leaves both
+    // Order: both sides are read and checked (nothing written; side by side, each on all
+    // cores, so neither waits for the other's slowest package), then the rpm-md side is
+    // published, then the apt side is written: bad input on either side leaves both
     // repositories unchanged, and no package is read twice.
-    let apt_plan = if debs.is_empty() {
-        None
-    } else {
-        Some(apt::prepare(
-            &opts.repo.join("apt"),
-            &state,
-            &debs,
-            &apt_opts,
-        )?)
-    };
-    span.end("apt: debs read and checked");
-    // The apt side's pool directories are made while the rpm-md side is checked and
-    // published (and removed again if it fails): both mostly wait on different things.
-    let (rpm, made_dirs) = std::thread::scope(|scope| {
-        let dirs = scope.spawn(|| {
-            apt_plan
-                .as_ref()
-                .map(|p| p.make_pool_dirs())
-                .unwrap_or_default()
+    let rpm_root = opts.repo.join("rpm");
+    let (apt_plan, rpm_prepared) = std::thread::scope(|scope| {
+        let rpm = scope.spawn(|| {
+            if rpms.is_empty() {
+                Ok(None)
+            } else {
+                rpmmd::prepare_publish(&rpm_root, &rpms, signer.as_ref()).map(Some)
+            }
         });
-        let rpm = if rpms.is_empty() {
-            Ok(RpmReport::default())
+        // The apt side's pool directories are made as soon as its packages are checked,
+        // while the rpm-md side may still be reading (they are removed again if anything
+        // fails before the apt side is written).
+        let apt = if debs.is_empty() {
+            Ok(None)
         } else {
-            rpmmd::publish(
-                &opts.repo.join("rpm"),
-                &rpms,
-                signer.as_ref(),
-                &RpmRepoOptions {
-                    keep_versions: opts.keep_versions,
-                    keep_generations: opts.keep_generations,
-                    copy: opts.copy,
-                },
-            )
+            apt::prepare(&opts.repo.join("apt"), &state, &debs, &apt_opts).map(|plan| {
+                let dirs = plan.make_pool_dirs();
+                Some((plan, dirs))
+            })
         };
-        (rpm, dirs.join().unwrap_or_default())
+        let rpm = rpm.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (apt, rpm)
     });
+    // The apt side's error first (as when the sides were checked one after the other).
+    let (apt_plan, made_dirs) = match apt_plan? {
+        Some((plan, dirs)) => (Some(plan), dirs),
+        None => (None, Vec::new()),
+    };
+    let rpm_prepared = match rpm_prepared {
+        Ok(p) => p,
+        Err(e) => {
+            apt::remove_dirs(&made_dirs);
+            return Err(e);
+        }
+    };
+    span.end("apt and rpm-md: packages read and checked");
+    let rpm = match rpm_prepared {
+        None => Ok(RpmReport::default()),
+        Some(prepared) => rpmmd::publish_prepared(
+            &rpm_root,
+            prepared,
+            signer.as_ref(),
+            &RpmRepoOptions {
+                keep_versions: opts.keep_versions,
+                keep_generations: opts.keep_generations,
+                copy: opts.copy,
+            },
+        ),
+    };
     let rpm = match rpm {
         Ok(r) => r,
         Err(e) => {
@@ -279,18 +294,76 @@ impl FileId {
     }
 }
 
-/// Puts the package file `src` (identified by `id` when it was checked) at `dest`
-/// through a temporary name in `dest`'s directory and a rename: a hard link unless
-/// `copy` (or the link fails: another file system, a file system without links), else
-/// a copy (`std::fs::copy`: `copy_file_range`). Returns whether it linked. A source that
-/// is no longer the file that was checked (replaced or rewritten in between) is an
-/// error and leaves nothing at `dest`.
+/// Puts the package file `src` (identified by `id` when it was checked) at `dest`: a
+/// hard link unless `copy` (or the link fails: another file system, a file system
+/// without links, a source that is not world-readable), else a copy. Returns whether it
+/// linked and the metadata of the placed file. A source that is no longer the file that
+/// was checked (replaced or rewritten in between) is an error and leaves nothing at
+/// `dest`.
+///
+/// The common case is two system calls: `link(src, dest)` straight to the new name (a
+/// link is atomic by itself: the name appears with the complete file or not at all, and
+/// an existing name is never replaced by it) and one `stat` of the result. Anything else
+/// (an existing `dest`, a failed link, `copy`) goes through a temporary name in `dest`'s
+/// directory and a rename (`place_via_temp`).
 pub(crate) fn place_package(
     src: &Path,
     dest: &Path,
     id: FileId,
     copy: bool,
-) -> Result<bool, RepoError> {
+) -> Result<(bool, std::fs::Metadata), RepoError> {
+    if !copy {
+        let mut linked = std::fs::hard_link(src, dest);
+        if linked
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+            && let Some(dir) = dest.parent()
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| RepoError::io(dir, "creating", e))?;
+            linked = std::fs::hard_link(src, dest);
+        }
+        if linked.is_ok() {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(dest).map_err(|e| RepoError::io(dest, "reading", e));
+            let meta = match meta {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = std::fs::remove_file(dest);
+                    return Err(e);
+                }
+            };
+            if FileId::of(&meta) != id {
+                let _ = std::fs::remove_file(dest);
+                return Err(changed_while_published(src));
+            }
+            // The web server and mirrors must be able to read the pool: a link shares
+            // the source's mode, so a source that is not world-readable is copied.
+            if meta.permissions().mode() & 0o444 == 0o444 {
+                return Ok((true, meta));
+            }
+            let _ = std::fs::remove_file(dest);
+            return place_via_temp(src, dest, id, true);
+        }
+    }
+    place_via_temp(src, dest, id, copy)
+}
+
+fn changed_while_published(src: &Path) -> RepoError {
+    RepoError::io(
+        src,
+        "publishing",
+        std::io::Error::other("the file changed while it was published"),
+    )
+}
+
+/// `place_package` through a temporary name in `dest`'s directory and a rename.
+fn place_via_temp(
+    src: &Path,
+    dest: &Path,
+    id: FileId,
+    copy: bool,
+) -> Result<(bool, std::fs::Metadata), RepoError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| RepoError::io(dir, "creating", e))?;
     let tmp = dir.join(format!(
@@ -316,15 +389,11 @@ pub(crate) fn place_package(
     let now = std::fs::metadata(if linked { &tmp } else { src })
         .map(|m| FileId::of(&m))
         .map_err(|e| RepoError::io(src, "reading", e))?;
-    let copied_len = std::fs::metadata(&tmp).map(|m| m.len()).unwrap_or(u64::MAX);
-    if now != id || copied_len != id.size {
+    let placed = std::fs::metadata(&tmp).map_err(|e| RepoError::io(&tmp, "reading", e))?;
+    if now != id || placed.len() != id.size {
         let _ = std::fs::remove_file(&tmp);
-        return Err(RepoError::io(
-            src,
-            "publishing",
-            std::io::Error::other("the file changed while it was published"),
-        ));
+        return Err(changed_while_published(src));
     }
     std::fs::rename(&tmp, dest).map_err(|e| RepoError::io(dest, "renaming into place", e))?;
-    Ok(linked)
+    Ok((linked, placed))
 }

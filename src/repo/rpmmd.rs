@@ -818,7 +818,7 @@ fn check_incoming(
     if let Some(inc) = already_known(path, known)? {
         return Ok(inc);
     }
-    let data;
+    let mut buf = super::digest::ReadBuf::take();
     let id;
     {
         let mut f = std::fs::File::open(path).map_err(|e| RepoError::io(path, "reading", e))?;
@@ -826,23 +826,27 @@ fn check_incoming(
             .metadata()
             .map_err(|e| RepoError::io(path, "reading", e))?;
         id = super::FileId::of(&meta);
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        f.read_to_end(&mut buf)
+        let read = buf
+            .fill(&mut f, meta.len())
             .map_err(|e| RepoError::io(path, "reading", e))?;
-        if buf.len() as u64 != meta.len() {
+        if read.len() as u64 != meta.len() {
             return Err(bad(path, "the file changed while it was read"));
         }
-        data = buf;
     }
+    let data: &[u8] = &buf;
     // The common case (header digests and the payload's SHA-256 match) is checked on
-    // `data` in place; anything else goes through the rpm crate's full parse and checks
-    // (which copy the payload and hash it once per digest tag) for the same verdict and
-    // its error message.
-    let mut pkg = match digests_ok_in_place(&data) {
-        Some(metadata) => ::rpm::Package {
-            metadata,
-            payload: Vec::new(), // not needed: signing covers the header only
-        },
+    // `data` in place, with the file's SHA-256 computed in the same pass; anything else
+    // goes through the rpm crate's full parse and checks (which copy the payload and
+    // hash it once per digest tag) for the same verdict and its error message.
+    let mut whole_sha256 = None;
+    let mut pkg = match digests_ok_in_place(data) {
+        Some((metadata, whole)) => {
+            whole_sha256 = Some(whole);
+            ::rpm::Package {
+                metadata,
+                payload: Vec::new(), // not needed: signing covers the header only
+            }
+        }
         None => {
             let pkg = ::rpm::Package::parse(&mut std::io::Cursor::new(&data)).map_err(|e| {
                 bad(
@@ -954,7 +958,10 @@ fn check_incoming(
         }
     }
     let sha256 = match &placement {
-        Placement::AsIs => sha256_hex(&data),
+        Placement::AsIs => match whole_sha256 {
+            Some(sha) => sha,
+            None => sha256_hex(data),
+        },
         Placement::Signed { head, rest_from } => {
             let mut h = Sha256::new();
             h.update(head);
@@ -962,7 +969,7 @@ fn check_incoming(
             hex::encode(h.finalize())
         }
     };
-    drop(data);
+    drop(buf);
     let m = &pkg.metadata;
     Ok(Incoming {
         source: path.to_path_buf(),
@@ -980,11 +987,12 @@ fn check_incoming(
     })
 }
 
-/// The rpm's metadata if its header digests verify and its payload (in `data`, not
-/// copied) has the SHA-256 its header records, with no other payload digest present
-/// (v6 packages' SHA-512/SHA3-256: the caller's full check handles those). None means
-/// "not decided here", never "bad".
-fn digests_ok_in_place(data: &[u8]) -> Option<::rpm::PackageMetadata> {
+/// The rpm's metadata and the file's SHA-256 (hex) if its header digests verify and its
+/// payload (in `data`, not copied) has the SHA-256 its header records, with no other
+/// payload digest present (v6 packages' SHA-512/SHA3-256: the caller's full check
+/// handles those). Both SHA-256 are computed in one pass (`digest::sha256_whole_and_tail`).
+/// None means "not decided here", never "bad".
+fn digests_ok_in_place(data: &[u8]) -> Option<(::rpm::PackageMetadata, String)> {
     let m = ::rpm::PackageMetadata::parse(&mut std::io::Cursor::new(data)).ok()?;
     let report = m.check_digests().ok()?;
     if !report.has_header_digest() || report.result().is_err() {
@@ -1002,8 +1010,12 @@ fn digests_ok_in_place(data: &[u8]) -> Option<::rpm::PackageMetadata> {
         .header
         .get_entry_data_as_string(IndexTag::RPMTAG_PAYLOADSHA256)
         .ok()?;
-    let payload = data.get(m.get_package_segment_offsets().payload as usize..)?;
-    (sha256_hex(payload) == want).then_some(m)
+    let payload_at = m.get_package_segment_offsets().payload as usize;
+    if payload_at > data.len() {
+        return None;
+    }
+    let (whole, payload) = super::digest::sha256_whole_and_tail(data, payload_at);
+    (payload == want).then_some((m, whole))
 }
 
 /// Whether `packet` (one OpenPGP signature packet from an rpm's signature header) is a
@@ -1223,7 +1235,7 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, RepoError> {
 
 /// Everything a publish reads and checks before it writes: the repository's rpms (from
 /// the index where unchanged) and the new rpms (checked, signed in memory if `sign`).
-struct Prepared {
+pub struct Prepared {
     state: PathBuf,
     index_path: PathBuf,
     old: Index,
@@ -1307,19 +1319,24 @@ fn prepare(
     let mut span = super::Span::start();
     let checked = par_map(new_rpms, |p| check_incoming(p, keys.as_ref(), sign, &known));
     span.end("  rpm-md: new rpms read, digests and signatures checked");
+    // Lookups by name-epoch-version-release-arch and by path (a 2000-rpm publish compared
+    // every new rpm with every other one).
+    type Key = (String, u32, String, String, String);
+    let key = |name: &str, epoch: u32, ver: &str, rel: &str, arch: &str| -> Key {
+        (name.into(), epoch, ver.into(), rel.into(), arch.into())
+    };
+    let mut published: HashMap<Key, usize> = HashMap::with_capacity(entries.len());
+    for (i, e) in entries.iter().enumerate() {
+        published
+            .entry(key(&e.name, e.epoch, &e.version, &e.release, &e.arch))
+            .or_insert(i);
+    }
+    let paths: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    let mut pending: HashMap<Key, usize> = HashMap::with_capacity(new_rpms.len());
     for (p, inc) in new_rpms.iter().zip(checked) {
         let inc = inc?;
-        let same = |e_name: &str, e_epoch: u32, e_ver: &str, e_rel: &str, e_arch: &str| {
-            e_name == inc.name
-                && e_epoch == inc.epoch
-                && e_ver == inc.version
-                && e_rel == inc.release
-                && e_arch == inc.arch
-        };
-        if let Some(e) = entries
-            .iter()
-            .find(|e| same(&e.name, e.epoch, &e.version, &e.release, &e.arch))
-        {
+        let k = key(&inc.name, inc.epoch, &inc.version, &inc.release, &inc.arch);
+        if let Some(e) = published.get(&k).map(|&i| &entries[i]) {
             if e.header_sha256 != inc.header_sha256 {
                 return Err(RepoError::Conflict {
                     path: p.clone(),
@@ -1333,10 +1350,7 @@ fn prepare(
             report.already_published.push(inc.nevra());
             continue;
         }
-        if let Some(o) = incoming
-            .iter()
-            .find(|o| same(&o.name, o.epoch, &o.version, &o.release, &o.arch))
-        {
+        if let Some(o) = pending.get(&k).map(|&i| &incoming[i]) {
             if o.header_sha256 != inc.header_sha256 {
                 return Err(RepoError::Conflict {
                     path: p.clone(),
@@ -1351,7 +1365,7 @@ fn prepare(
             continue;
         }
         let rel = format!("{PACKAGES_DIR}/{}/{}", inc.arch, inc.file_name());
-        if entries.iter().any(|e| e.path == rel) {
+        if paths.contains(rel.as_str()) {
             return Err(bad(
                 &rpm_root.join(&rel),
                 format!(
@@ -1360,6 +1374,7 @@ fn prepare(
                 ),
             ));
         }
+        pending.insert(k, incoming.len());
         incoming.push(inc);
     }
 
@@ -1397,6 +1412,27 @@ pub fn publish(
     signer: Option<&Signer>,
     opts: &RpmRepoOptions,
 ) -> Result<RpmReport, RepoError> {
+    let prepared = prepare_publish(rpm_root, new_rpms, signer)?;
+    publish_prepared(rpm_root, prepared, signer, opts)
+}
+
+/// The reading and checking part of `publish` (writes nothing): `repo::publish` runs it
+/// beside the apt side's, then `publish_prepared` once both sides are checked.
+pub fn prepare_publish(
+    rpm_root: &Path,
+    new_rpms: &[PathBuf],
+    signer: Option<&Signer>,
+) -> Result<Prepared, RepoError> {
+    prepare(rpm_root, new_rpms, signer, true)
+}
+
+/// The writing part of `publish`, from `prepare_publish`'s result.
+pub fn publish_prepared(
+    rpm_root: &Path,
+    prepared: Prepared,
+    signer: Option<&Signer>,
+    opts: &RpmRepoOptions,
+) -> Result<RpmReport, RepoError> {
     let Prepared {
         state,
         index_path,
@@ -1405,7 +1441,7 @@ pub fn publish(
         entries,
         mut fresh,
         incoming,
-    } = prepare(rpm_root, new_rpms, signer, true)?;
+    } = prepared;
     let mut span = super::Span::start();
     let mut entries = entries;
     // Nothing new, nothing changed on disk, the current metadata is complete: keep it
@@ -1430,7 +1466,9 @@ pub fn publish(
     report.revision = revision;
 
     // 3. Write the new rpms.
-    let mut to_sync: Vec<PathBuf> = Vec::new();
+    // (path, data only): see `sync_all_parallel`.
+    let mut to_sync: Vec<(PathBuf, bool)> = Vec::new();
+    let mut dirs_to_sync: HashSet<PathBuf> = HashSet::new();
     let written = par_map(
         &incoming,
         |inc| -> Result<(PathBuf, Parsed, bool), RepoError> {
@@ -1439,14 +1477,15 @@ pub fn publish(
             let (Some(id), Some(m)) = (inc.id, inc.meta.as_ref()) else {
                 return Err(bad(&inc.source, "internal: an unchecked rpm"));
             };
-            let linked = match &inc.placement {
+            let (linked, meta) = match &inc.placement {
                 Placement::AsIs => super::place_package(&inc.source, &dest, id, opts.copy)?,
                 Placement::Signed { head, rest_from } => {
                     write_signed(&inc.source, &dest, id, head, *rest_from)?;
-                    false
+                    let meta =
+                        std::fs::metadata(&dest).map_err(|e| RepoError::io(&dest, "reading", e))?;
+                    (false, meta)
                 }
             };
-            let meta = std::fs::metadata(&dest).map_err(|e| RepoError::io(&dest, "reading", e))?;
             let parsed = describe(&dest, m, &rel, meta.len(), mtime_ns(&meta), &inc.sha256)?;
             Ok((dest, parsed, linked))
         },
@@ -1456,11 +1495,11 @@ pub fn publish(
         report.linked += usize::from(linked);
         report.signatures_verified_fast += usize::from(inc.fast_verified);
         if let Some(dir) = dest.parent()
-            && !to_sync.iter().any(|p| p == dir)
+            && dirs_to_sync.insert(dir.to_path_buf())
         {
-            to_sync.push(dir.to_path_buf());
+            to_sync.push((dir.to_path_buf(), false));
         }
-        to_sync.push(dest);
+        to_sync.push((dest, linked));
         report.headers_read += 1;
         report.added.push(inc.nevra());
         fresh.insert(frag_key(&parsed.entry), parsed.fragments);
@@ -1577,7 +1616,7 @@ pub fn publish(
             let sha = sha256_hex(&gz);
             let file = format!("{sha}-{kind}.xml.gz");
             write_file(&generation.join(&file), &gz)?;
-            to_sync.push(generation.join(&file));
+            to_sync.push((generation.join(&file), false));
             let _ = write!(
                 repomd,
                 "  <data type=\"{kind}\">\n    <checksum type=\"sha256\">{sha}</checksum>\n    <open-checksum type=\"sha256\">{}</open-checksum>\n    <location href=\"repodata/{file}\"/>\n    <timestamp>{revision}</timestamp>\n    <size>{}</size>\n    <open-size>{}</open-size>\n  </data>\n",
@@ -1588,16 +1627,16 @@ pub fn publish(
         }
         repomd.push_str("</repomd>\n");
         write_file(&generation.join("repomd.xml"), repomd.as_bytes())?;
-        to_sync.push(generation.join("repomd.xml"));
+        to_sync.push((generation.join("repomd.xml"), false));
         if let Some(s) = signer {
             let sig = s.detached_armored(repomd.as_bytes())?;
             write_file(&generation.join("repomd.xml.asc"), sig.as_bytes())?;
             let key = s.public_key_armored()?;
             write_file(&generation.join("repomd.xml.key"), key.as_bytes())?;
-            to_sync.push(generation.join("repomd.xml.asc"));
-            to_sync.push(generation.join("repomd.xml.key"));
+            to_sync.push((generation.join("repomd.xml.asc"), false));
+            to_sync.push((generation.join("repomd.xml.key"), false));
         }
-        to_sync.push(generation.clone());
+        to_sync.push((generation.clone(), false));
         span.end("  rpm-md: generation compressed, written, signed");
         // The new rpms and the whole generation are on disk before the switch.
         let r = sync_all_parallel(&to_sync);
@@ -1757,8 +1796,11 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 /// fsyncs `paths` (files and directories) from up to 16 threads at once: concurrent
 /// fsyncs share journal commits, so syncing the new rpms and the new generation costs
 /// about one commit, not one per file (measured by R1's bench: per-file fsync made a
-/// 2000-rpm publish wait 20 s on a busy disk).
-fn sync_all_parallel(paths: &[PathBuf]) -> Result<(), RepoError> {
+/// 2000-rpm publish wait 20 s on a busy disk). A path marked "data only" (a hard link to
+/// an input: its name is made durable by the fsync of its directory, its only inode
+/// change is the link count) gets `fdatasync`, which writes its data if the input's
+/// writer left it dirty and skips the inode (a clean linked file costs no I/O at all).
+fn sync_all_parallel(paths: &[(PathBuf, bool)]) -> Result<(), RepoError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = paths.len().clamp(1, 16);
     std::thread::scope(|scope| {
@@ -1767,11 +1809,17 @@ fn sync_all_parallel(paths: &[PathBuf]) -> Result<(), RepoError> {
                 scope.spawn(|| -> Result<(), RepoError> {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(p) = paths.get(i) else {
+                        let Some((p, data_only)) = paths.get(i) else {
                             return Ok(());
                         };
                         std::fs::File::open(p)
-                            .and_then(|f| f.sync_all())
+                            .and_then(|f| {
+                                if *data_only {
+                                    f.sync_data()
+                                } else {
+                                    f.sync_all()
+                                }
+                            })
                             .map_err(|e| RepoError::io(p, "syncing", e))?;
                     }
                 })

@@ -125,7 +125,10 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
                 walk(base, &p, out);
             } else {
                 let data = std::fs::read(&p).unwrap();
-                out.insert(rel, format!("file {:x}", md5::compute(&data)));
+                out.insert(
+                    rel,
+                    format!("file {:x}", <md5::Md5 as md5::Digest>::digest(&data)),
+                );
             }
         }
     }
