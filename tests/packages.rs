@@ -123,9 +123,15 @@ fn deb_metadata_files_modes_conffiles_and_scripts() {
     let (ok, info) = run(Command::new("dpkg-deb").arg("-I").arg(&gunicorn));
     assert!(ok, "{info}");
     assert!(info.contains("Depends: adduser\n"), "{info}");
-    assert!(info.contains("Conflicts: gnuhealth-uwsgi, gnuhealth-wsgid\n"), "{info}");
+    assert!(
+        info.contains("Conflicts: gnuhealth-uwsgi, gnuhealth-wsgid\n"),
+        "{info}"
+    );
     let g = tempfile::tempdir().unwrap();
-    let (ok, _) = run(Command::new("dpkg-deb").arg("-e").arg(&gunicorn).arg(g.path()));
+    let (ok, _) = run(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&gunicorn)
+        .arg(g.path()));
     assert!(ok);
     assert_eq!(
         std::fs::read_to_string(g.path().join("conffiles")).unwrap(),

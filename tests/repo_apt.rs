@@ -274,7 +274,10 @@ fn packages_fields_match_apt_ftparchive() {
         &std::fs::read_to_string(apt_root.join("dists/stable/main/binary-amd64/Packages")).unwrap(),
     );
     assert_eq!(want.len(), input.len(), "{want:#?}");
-    assert!(input.len() >= 7, "expected every .deb of dist/, got {input:?}");
+    assert!(
+        input.len() >= 7,
+        "expected every .deb of dist/, got {input:?}"
+    );
     assert_eq!(got, want);
     // Release lists every index with its SHA256 and the by-hash file exists.
     let release = std::fs::read_to_string(apt_root.join("dists/stable/Release")).unwrap();
