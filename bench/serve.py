@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side serving benchmark: wsgid against uWSGI and granian.
+"""Side-by-side serving benchmark: wsgid against uWSGI, granian and gunicorn.
 
 Every server runs with the production settings GNU Health deploys (master process,
 2 workers, harakiri 600, request logging on, the same listen backlog), on loopback or
@@ -7,15 +7,18 @@ a UNIX socket in a temporary directory. Runs are interleaved (wsgid, uWSGI, gran
 wsgid, ...) so that a noisy machine hurts every server alike. A run with any socket
 error or non-2xx response is INVALID: it is reported and left out of the figures.
 
-Cases (see issue 3):
-  1 nginx -> server, uwsgi protocol over a UNIX socket (wsgid, uWSGI)
-  2 direct HTTP, closing connections (HTTP/1.0, no keep-alive) (wsgid, uWSGI, granian)
+Cases (see issue 3; gunicorn, the third packaged backend, is a reference, not a goal):
+  1 nginx -> server, uwsgi protocol over a UNIX socket (wsgid, uWSGI; gunicorn over
+    HTTP with proxy_pass, as its packages deploy it)
+  2 direct HTTP, closing connections (HTTP/1.0, no keep-alive) (wsgid, uWSGI, granian,
+    gunicorn)
   3 direct HTTP keep-alive (wsgid, granian)
-  4 trytond `common.server.version` over HTTP, closing connections (wsgid, uWSGI)
+  4 trytond `common.server.version` over HTTP, closing connections (wsgid, uWSGI, gunicorn)
 
 Usage: bench/serve.py [--rounds 3] [--duration 10] [--cases 1,2,3,4] [--servers wsgid,uwsgi]
                       [--ceiling] [--strace] [--perf]
-Prerequisites: `bash bench/setup.sh` (venv with granian and trytond; wrk, nginx, uwsgi, cc).
+Prerequisites: `bash bench/setup.sh` (venv with granian, gunicorn and trytond; wrk, nginx,
+uwsgi, cc).
 
 Every run also reports the CPU each process tree spent per request (utime+stime from
 /proc/PID/stat of the server's master and workers, of the nginx processes, and of wrk
@@ -97,6 +100,15 @@ def server_cmd(server, transport, addr, app, venv, log):
     if server == "trivial":
         target = f"tcp:{addr}" if transport == "http" else f"unix:{addr}"
         return [TRIVIAL[0], target, WORKERS, log, BACKLOG]
+    if server == "gunicorn":
+        # As wsgi-pack's gunicorn backend deploys it (templates/gunicorn.conf.py.tera):
+        # sync workers, timeout = harakiri, the same backlog, access log on, a 0660
+        # UNIX socket behind nginx proxy_pass (HTTP: gunicorn has no uwsgi protocol).
+        bind = addr if transport == "http" else f"unix:{addr}"
+        assert transport in ("http", "http-unix"), "gunicorn speaks no uwsgi protocol"
+        return [str(venv / "bin/gunicorn"), "--workers", WORKERS, "--timeout", HARAKIRI,
+                "--backlog", BACKLOG, "--access-logfile", log, "--umask", "0o117",
+                "--chdir", pythonpath, "--bind", bind, module]
     if server == "granian":
         assert transport == "http", "granian speaks no uwsgi protocol"
         host, port = addr.rsplit(":", 1)
@@ -329,9 +341,7 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     location / {{
-      include /etc/nginx/uwsgi_params;
-      uwsgi_pass unix:{sock};
-      uwsgi_read_timeout 600s;
+{upstream}
     }}
   }}
 }}
@@ -405,12 +415,20 @@ def one_run(case, server, args, tmp, trytond):
     try:
         if case == 1:
             sock = str(run_dir / "app.sock")
-            argv = server_cmd(server, "uwsgi-unix", sock, app, venv, log)
+            transport = "http-unix" if server == "gunicorn" else "uwsgi-unix"
+            argv = server_cmd(server, transport, sock, app, venv, log)
             srv = Proc(argv, log)
             procs.append(srv)
             port = free_port()
             conf = run_dir / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(tmp=run_dir, port=port, sock=sock))
+            if transport == "http-unix":
+                upstream = (f"      proxy_pass http://unix:{sock}:;\n"
+                            "      proxy_read_timeout 600s;")
+            else:
+                upstream = ("      include /etc/nginx/uwsgi_params;\n"
+                            f"      uwsgi_pass unix:{sock};\n"
+                            "      uwsgi_read_timeout 600s;")
+            conf.write_text(NGINX_CONF.format(tmp=run_dir, port=port, upstream=upstream))
             ngx = Proc(["nginx", "-c", str(conf), "-p", str(run_dir), "-g", "daemon off;"],
                        str(run_dir / "nginx.out"))
             procs.append(ngx)
@@ -448,10 +466,11 @@ def one_run(case, server, args, tmp, trytond):
 
 
 CASES = {
-    1: ("nginx -> server, uwsgi over UNIX socket", ["wsgid", "uwsgi"], "uwsgi"),
-    2: ("direct HTTP, closing connections", ["wsgid", "uwsgi", "granian"], "uwsgi"),
+    1: ("nginx -> server, uwsgi over UNIX socket (gunicorn: HTTP, proxy_pass)",
+        ["wsgid", "uwsgi", "gunicorn"], "uwsgi"),
+    2: ("direct HTTP, closing connections", ["wsgid", "uwsgi", "granian", "gunicorn"], "uwsgi"),
     3: ("direct HTTP keep-alive", ["wsgid", "granian"], "granian"),
-    4: ("trytond common.server.version (HTTP, close)", ["wsgid", "uwsgi"], "uwsgi"),
+    4: ("trytond common.server.version (HTTP, close)", ["wsgid", "uwsgi", "gunicorn"], "uwsgi"),
 }
 GOALS = {1: 1.2, 2: 1.2, 3: 1.0, 4: 1.0}
 
@@ -522,8 +541,9 @@ def main():
 
     if not (ROOT / "target/release/wsgid").exists():
         sys.exit("bench: build first: cargo build --release")
-    if not (args.venv / "bin/granian").exists():
-        sys.exit(f"bench: {args.venv} lacks granian: run bash bench/setup.sh")
+    for tool in ("granian", "gunicorn"):
+        if not (args.venv / "bin" / tool).exists():
+            sys.exit(f"bench: {args.venv} lacks {tool}: run bash bench/setup.sh")
     results = {}
     with tempfile.TemporaryDirectory(prefix="wsgid-bench-") as tmp:
         if args.ceiling:

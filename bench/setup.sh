@@ -10,7 +10,9 @@ for p in wrk nginx-light uwsgi uwsgi-plugin-python3 python3-venv gcc strace linu
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then apt-get update -qq; apt-get install -y -qq --no-install-recommends "${need[@]}"; fi
-if [ ! -x "$HERE/.venv/bin/granian" ]; then
+if [ ! -x "$HERE/.venv/bin/python3" ]; then
   /usr/bin/python3 -m venv "$HERE/.venv"
-  "$HERE/.venv/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+fi
+if [ ! -x "$HERE/.venv/bin/granian" ] || [ ! -x "$HERE/.venv/bin/gunicorn" ]; then
+  "$HERE/.venv/bin/python3" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt"
 fi
