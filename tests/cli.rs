@@ -105,3 +105,53 @@ fn readme_cargo_run_selects_wsgi_pack() {
         "README set-up commands changed"
     );
 }
+
+#[test]
+fn ipv6_bind_is_bracketed_wherever_a_port_follows() {
+    // The reference instance (uwsgi over TCP) bound to ::1: the ini, the nginx upstream
+    // and (HTTPS variant) gunicorn's bind all need `[::1]:PORT`.
+    let t = project_copy();
+    let reference =
+        std::fs::read_to_string(root().join("packaging/example-instance.toml.reference")).unwrap();
+    let uwsgi = reference.replace("bind = \"127.0.0.1\"", "bind = \"::1\"");
+    assert_ne!(uwsgi, reference, "reference bind changed");
+    std::fs::write(t.path().join("packaging/example.toml"), &uwsgi).unwrap();
+    let render = |backend: &str| {
+        let (ok, out) = run(Command::new(bin())
+            .args(["render", "-q", "--package", "example", "--family", "debian"])
+            .args(["--backend", backend])
+            .current_dir(t.path()));
+        assert!(ok, "{out}");
+        out
+    };
+    let out = render("wsgid");
+    for want in ["socket = [::1]:3031\n", "server [::1]:3031;\n"] {
+        assert!(out.contains(want), "render lacks {want:?}:\n{out}");
+    }
+    let https = uwsgi.replace(
+        "method = \"uwsgi\"\n",
+        "method = \"https\"\ncert = \"/etc/ssl/a.pem\"\nkey = \"/etc/ssl/a.key\"\n",
+    );
+    let https = https.replace(
+        "backends = [\"wsgid\", \"uwsgi\"]",
+        "backends = [\"gunicorn\"]",
+    );
+    std::fs::write(t.path().join("packaging/example.toml"), &https).unwrap();
+    let out = render("gunicorn");
+    for want in [
+        "bind = [\"[::1]:3031\"]\n",
+        "proxy_pass https://[::1]:3031;\n",
+    ] {
+        assert!(out.contains(want), "render lacks {want:?}:\n{out}");
+    }
+    // A host name is refused, naming the file, line and field.
+    let named = uwsgi.replace("bind = \"::1\"", "bind = \"localhost\"");
+    std::fs::write(t.path().join("packaging/example.toml"), &named).unwrap();
+    let (ok, out) = run(Command::new(bin()).args(["check"]).current_dir(t.path()));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("packaging/example.toml:73: field `instance.connection.bind`")
+            && out.contains("bind must be an IPv4 or IPv6 address, not `localhost`"),
+        "{out}"
+    );
+}

@@ -115,11 +115,18 @@ pub enum Connection {
     /// UNIX socket in the runtime directory, mode 0660, group = socket group.
     Unix { path: String },
     /// uwsgi protocol over TCP.
-    Uwsgi { bind: String, port: u16 },
+    Uwsgi {
+        bind: String,
+        port: u16,
+        /// `bind:port`, an IPv6 address in brackets (`[::1]:3031`).
+        address: String,
+    },
     /// HTTPS served by the backend itself.
     Https {
         bind: String,
         port: u16,
+        /// `bind:port`, an IPv6 address in brackets.
+        address: String,
         cert: String,
         key: String,
     },

@@ -364,14 +364,28 @@ fn resolve_instance(src: &Src, name: &str, i: &RawInstance) -> Result<Instance> 
         Some(c) => {
             let method = c.method.as_ref().map_or("unix", |m| m.get_ref().as_str());
             let bind = c.bind.clone().unwrap_or_else(|| DEFAULT_BIND.into());
+            // An IP address (a host name would resolve differently in each server and
+            // in nginx); IPv6 in brackets wherever a port follows.
+            let ip: std::net::IpAddr = bind.parse().map_err(|_| Error::Invalid {
+                at: src.at_field("instance.connection.bind"),
+                message: format!("bind must be an IPv4 or IPv6 address, not `{bind}`"),
+            })?;
+            let address = |port: u16| match ip {
+                std::net::IpAddr::V4(_) => format!("{bind}:{port}"),
+                std::net::IpAddr::V6(_) => format!("[{bind}]:{port}"),
+            };
             match method {
                 "unix" => Connection::Unix {
                     path: format!("/run/{runtime_dir}/{name}.sock"),
                 },
-                "uwsgi" => Connection::Uwsgi {
-                    bind,
-                    port: c.port.unwrap_or(3031),
-                },
+                "uwsgi" => {
+                    let port = c.port.unwrap_or(3031);
+                    Connection::Uwsgi {
+                        address: address(port),
+                        bind,
+                        port,
+                    }
+                }
                 "https" => {
                     let need = |f: &str, v: &Option<Spanned<String>>| -> Result<String> {
                         let v = v.as_ref().ok_or_else(|| Error::Invalid {
@@ -383,9 +397,11 @@ fn resolve_instance(src: &Src, name: &str, i: &RawInstance) -> Result<Instance> 
                         abs_path(src, &format!("instance.connection.{f}"), v.get_ref())?;
                         Ok(v.get_ref().clone())
                     };
+                    let port = c.port.unwrap_or(8443);
                     Connection::Https {
+                        address: address(port),
                         bind,
-                        port: c.port.unwrap_or(8443),
+                        port,
                         cert: need("cert", &c.cert)?,
                         key: need("key", &c.key)?,
                     }
