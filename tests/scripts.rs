@@ -232,30 +232,13 @@ fn units_pass_systemd_analyze_security_offline() {
 fn units_pass_systemd_analyze_verify() {
     let (_, plans, _keep) = all_plans(true);
     let t = tempfile::tempdir().unwrap();
-    let stub = t.path().join("exec-stub");
-    std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
     let mut n = 0;
     for p in &plans {
         for f in p.files.iter().filter(|f| f.path.ends_with(".service")) {
             let text = String::from_utf8(f.content.to_vec()).unwrap();
-            let exec = text
-                .lines()
-                .find_map(|l| l.strip_prefix("ExecStart="))
-                .expect("ExecStart")
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_string();
-            let text = text.replace(
-                &format!("ExecStart={exec}"),
-                &format!("ExecStart={}", stub.display()),
-            );
             let dir = t.path().join(format!("{}-{}", p.family, p.name));
             std::fs::create_dir_all(&dir).unwrap();
-            let unit = dir.join(f.path.rsplit('/').next().unwrap());
-            std::fs::write(&unit, text).unwrap();
-            std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .unwrap();
+            let unit = unit_with_stub(&dir, f.path.rsplit('/').next().unwrap(), &text);
             let (ok, out) = run(Command::new("systemd-analyze")
                 .args(["verify", "--man=no"])
                 .arg(&unit));
