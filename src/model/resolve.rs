@@ -370,10 +370,7 @@ fn resolve_instance(src: &Src, name: &str, i: &RawInstance) -> Result<Instance> 
                 at: src.at_field("instance.connection.bind"),
                 message: format!("bind must be an IPv4 or IPv6 address, not `{bind}`"),
             })?;
-            let address = |port: u16| match ip {
-                std::net::IpAddr::V4(_) => format!("{bind}:{port}"),
-                std::net::IpAddr::V6(_) => format!("[{bind}]:{port}"),
-            };
+            let address = |port: u16| std::net::SocketAddr::new(ip, port).to_string();
             match method {
                 "unix" => Connection::Unix {
                     path: format!("/run/{runtime_dir}/{name}.sock"),
