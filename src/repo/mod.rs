@@ -206,13 +206,12 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
         Some((plan, dirs)) => (Some(plan), dirs),
         None => (None, Vec::new()),
     };
-    let rpm_prepared = match rpm_prepared {
-        Ok(p) => p,
-        Err(e) => {
-            apt::remove_dirs(&made_dirs);
-            return Err(e);
-        }
+    // A failure on the rpm side removes the pool directories the apt check made.
+    let undo_dirs = |e: RepoError| {
+        apt::remove_dirs(&made_dirs);
+        e
     };
+    let rpm_prepared = rpm_prepared.map_err(undo_dirs)?;
     span.end("apt and rpm-md: packages read and checked");
     let rpm = match rpm_prepared {
         None => Ok(RpmReport::default()),
@@ -227,13 +226,7 @@ pub fn publish(packages: &[PathBuf], opts: &PublishOptions) -> Result<PublishRep
             },
         ),
     };
-    let rpm = match rpm {
-        Ok(r) => r,
-        Err(e) => {
-            apt::remove_dirs(&made_dirs);
-            return Err(e);
-        }
-    };
+    let rpm = rpm.map_err(undo_dirs)?;
     span.end("rpm-md: published");
     let apt = match apt_plan {
         Some(plan) => plan.commit(signer.as_ref())?,
